@@ -1,0 +1,428 @@
+"""Every configuration key the framework reads, with its default and meaning.
+
+Names and defaults follow Scene-Graph-Benchmark.pytorch (SGB) and the EBM-SGG code, so a YAML
+written for either loads unchanged. Keys that only configured features this project dropped
+(apex, RetinaNet, FBNet, masks, keypoints, ...) live in ``compat.py``: they are accepted with a
+warning and have no effect. Keys added by this project are marked "(new)".
+
+Priority: command line > YAML > this file. ``get_cfg()`` returns a fresh clone of ``_C``.
+"""
+
+from yacs.config import CfgNode as CN
+
+_C = CN()
+
+# Version of this schema; bumped when a key is renamed (see compat.py).
+_C.VERSION = 1
+
+_C.MODEL = CN()
+# Random left/right flip of training images (with boxes) at probability 0.5. SGB's transform
+# flips regardless of this key (a bug we fix): here nothing flips unless FLIP_AUG is True.
+# Keep it False when predicates have a left/right sense.
+_C.MODEL.FLIP_AUG = False
+# Build the relation head on top of the detector (scene graph training / testing).
+_C.MODEL.RELATION_ON = False
+# Add the energy loss of the EBM paper (Eq. 2, 4, 5) to relation training (new).
+_C.MODEL.ENERGY_ON = False
+# "cpu", "cuda" or "cuda:N". Under torchrun each rank uses cuda:LOCAL_RANK.
+_C.MODEL.DEVICE = "cuda"
+# Registry name of the whole model (META_ARCH_REGISTRY); only GeneralizedRCNN ships.
+_C.MODEL.META_ARCHITECTURE = "GeneralizedRCNN"
+# Class-agnostic box regression in the box predictor (4 outputs instead of 4 x NUM_CLASSES).
+_C.MODEL.CLS_AGNOSTIC_BBOX_REG = False
+# Weights loaded before training a detector, or the trained model evaluated by the test tools
+# when OUTPUT_DIR holds no last_checkpoint. A local path; nothing is downloaded.
+_C.MODEL.WEIGHT = ""
+# Detector checkpoint loaded (with load_mapping into the relation feature extractors) at the
+# start of relation training.
+_C.MODEL.PRETRAINED_DETECTOR_CKPT = ""
+
+# ---------------------------------------------------------------------------------------------
+# Backbone
+# ---------------------------------------------------------------------------------------------
+_C.MODEL.BACKBONE = CN()
+# Registry name in BACKBONES: "R-50-FPN", "R-101-FPN" (X-101-32x8d via RESNETS.NUM_GROUPS /
+# WIDTH_PER_GROUP), "R-50-C4", "VGG-16", and the small CPU backbone "R-18-FPN".
+_C.MODEL.BACKBONE.CONV_BODY = "R-50-C4"
+# ResNet stages up to this index (1 = stem, 2 = res2, ...) get requires_grad=False.
+_C.MODEL.BACKBONE.FREEZE_CONV_BODY_AT = 2
+
+_C.MODEL.RESNETS = CN()
+# 1 = ResNet, 32 = ResNeXt-32xd.
+_C.MODEL.RESNETS.NUM_GROUPS = 1
+# Bottleneck width per group in res2 (64 for ResNet, 8 for X-101-32x8d).
+_C.MODEL.RESNETS.WIDTH_PER_GROUP = 64
+# Put the stride in the first 1x1 conv (MSRA) instead of the 3x3 conv (Torch/FB style).
+_C.MODEL.RESNETS.STRIDE_IN_1X1 = True
+# Registry name of the residual block: "BottleneckWithFixedBatchNorm" or
+# "BasicBlockWithFixedBatchNorm".
+_C.MODEL.RESNETS.TRANS_FUNC = "BottleneckWithFixedBatchNorm"
+# Registry name of the stem.
+_C.MODEL.RESNETS.STEM_FUNC = "StemWithFixedBatchNorm"
+# Dilation of res5 (1 or 2).
+_C.MODEL.RESNETS.RES5_DILATION = 1
+# Channels of the backbone output (FPN width for *-FPN bodies).
+_C.MODEL.RESNETS.BACKBONE_OUT_CHANNELS = 256 * 4
+# Output channels of res2; later stages double.
+_C.MODEL.RESNETS.RES2_OUT_CHANNELS = 256
+# Output channels of the stem.
+_C.MODEL.RESNETS.STEM_OUT_CHANNELS = 64
+
+_C.MODEL.FPN = CN()
+# Apply ReLU after each FPN output conv.
+_C.MODEL.FPN.USE_RELU = False
+
+_C.MODEL.VGG = CN()
+# Output channels of the VGG-16 conv body (conv5_3).
+_C.MODEL.VGG.VGG16_OUT_CHANNELS = 512
+
+# ---------------------------------------------------------------------------------------------
+# RPN
+# ---------------------------------------------------------------------------------------------
+_C.MODEL.RPN = CN()
+# One anchor size per FPN level when True, else all sizes on one stride-16 level.
+_C.MODEL.RPN.USE_FPN = False
+# Channels of the shared 3x3 conv of the RPN head.
+_C.MODEL.RPN.RPN_MID_CHANNEL = 512
+# Anchor sizes in pixels (one per level with FPN).
+_C.MODEL.RPN.ANCHOR_SIZES = (32, 64, 128, 256, 512)
+# Anchor strides (one per level with FPN).
+_C.MODEL.RPN.ANCHOR_STRIDE = (16,)
+# Anchor aspect ratios (h/w). VG configs use neural-motifs' (0.23, 0.63, 1.28, 3.15).
+_C.MODEL.RPN.ASPECT_RATIOS = (0.5, 1.0, 2.0)
+# Anchors crossing the image border by more than this many pixels are ignored in training
+# (negative value keeps all).
+_C.MODEL.RPN.STRADDLE_THRESH = 0
+# Anchor-GT IoU at or above which an anchor is positive.
+_C.MODEL.RPN.FG_IOU_THRESHOLD = 0.7
+# Anchor-GT IoU below which an anchor is negative.
+_C.MODEL.RPN.BG_IOU_THRESHOLD = 0.3
+# Anchors sampled per image for the RPN loss.
+_C.MODEL.RPN.BATCH_SIZE_PER_IMAGE = 256
+# Target fraction of positive anchors in that sample.
+_C.MODEL.RPN.POSITIVE_FRACTION = 0.5
+# Top-scoring anchors kept per level before NMS (train / test).
+_C.MODEL.RPN.PRE_NMS_TOP_N_TRAIN = 12000
+_C.MODEL.RPN.PRE_NMS_TOP_N_TEST = 6000
+# Proposals kept per level after NMS (train / test).
+_C.MODEL.RPN.POST_NMS_TOP_N_TRAIN = 2000
+_C.MODEL.RPN.POST_NMS_TOP_N_TEST = 1000
+# NMS IoU threshold on proposals.
+_C.MODEL.RPN.NMS_THRESH = 0.7
+# Proposals with a side smaller than this (pixels) are removed.
+_C.MODEL.RPN.MIN_SIZE = 0
+# Proposals kept over all FPN levels (per image, or per batch if FPN_POST_NMS_PER_BATCH).
+_C.MODEL.RPN.FPN_POST_NMS_TOP_N_TRAIN = 2000
+_C.MODEL.RPN.FPN_POST_NMS_TOP_N_TEST = 2000
+# Apply FPN_POST_NMS_TOP_N over the whole batch (maskrcnn-benchmark legacy) instead of per image.
+_C.MODEL.RPN.FPN_POST_NMS_PER_BATCH = True
+# Registry name of the RPN head.
+_C.MODEL.RPN.RPN_HEAD = "SingleConvRPNHead"
+
+# ---------------------------------------------------------------------------------------------
+# ROI heads (box)
+# ---------------------------------------------------------------------------------------------
+_C.MODEL.ROI_HEADS = CN()
+# Pool from FPN levels by box size.
+_C.MODEL.ROI_HEADS.USE_FPN = False
+# Proposal-GT IoU at or above which a proposal is foreground (also SGDet relation matching).
+_C.MODEL.ROI_HEADS.FG_IOU_THRESHOLD = 0.5
+# Proposal-GT IoU below which a proposal is background.
+_C.MODEL.ROI_HEADS.BG_IOU_THRESHOLD = 0.3
+# Box-coder weights (wx, wy, ww, wh) of the second stage.
+_C.MODEL.ROI_HEADS.BBOX_REG_WEIGHTS = (10.0, 10.0, 5.0, 5.0)
+# RoIs sampled per image for the box-head loss.
+_C.MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE = 256
+# Target fraction of foreground RoIs.
+_C.MODEL.ROI_HEADS.POSITIVE_FRACTION = 0.25
+# Test: class scores at or below this are dropped.
+_C.MODEL.ROI_HEADS.SCORE_THRESH = 0.01
+# Test: per-class NMS IoU threshold.
+_C.MODEL.ROI_HEADS.NMS = 0.3
+# Test: boxes kept per class after NMS.
+_C.MODEL.ROI_HEADS.POST_NMS_PER_CLS_TOPN = 300
+# Test: each proposal keeps only its best surviving class (one box per proposal), as SGB.
+_C.MODEL.ROI_HEADS.NMS_FILTER_DUPLICATES = False
+# Test: detections kept per image.
+_C.MODEL.ROI_HEADS.DETECTIONS_PER_IMG = 256
+
+_C.MODEL.ROI_BOX_HEAD = CN()
+# Registry name of the RoI feature extractor.
+_C.MODEL.ROI_BOX_HEAD.FEATURE_EXTRACTOR = "FPN2MLPFeatureExtractor"
+# Registry name of the box predictor ("FPNPredictor", "FastRCNNPredictor").
+_C.MODEL.ROI_BOX_HEAD.PREDICTOR = "FPNPredictor"
+# RoIAlign output size.
+_C.MODEL.ROI_BOX_HEAD.POOLER_RESOLUTION = 14
+# RoIAlign sampling ratio (0 = adaptive).
+_C.MODEL.ROI_BOX_HEAD.POOLER_SAMPLING_RATIO = 0
+# Scale of each pooled feature level (1 / stride).
+_C.MODEL.ROI_BOX_HEAD.POOLER_SCALES = (1.0 / 16,)
+# Object classes including background (151 for VG150).
+_C.MODEL.ROI_BOX_HEAD.NUM_CLASSES = 81
+# Width of the two fully connected layers (fc6, fc7).
+_C.MODEL.ROI_BOX_HEAD.MLP_HEAD_DIM = 2048
+
+# ---------------------------------------------------------------------------------------------
+# Relation head
+# ---------------------------------------------------------------------------------------------
+_C.MODEL.ROI_RELATION_HEAD = CN()
+# Registry name in RELATION_PREDICTORS: MotifPredictor, VCTreePredictor, IMPPredictor,
+# TransformerPredictor.
+_C.MODEL.ROI_RELATION_HEAD.PREDICTOR = "MotifPredictor"
+# Registry name of the union-box feature extractor.
+_C.MODEL.ROI_RELATION_HEAD.FEATURE_EXTRACTOR = "RelationFeatureExtractor"
+# Union features pool all FPN levels (concatenated, then reduced by a 3x3 conv).
+_C.MODEL.ROI_RELATION_HEAD.POOLING_ALL_LEVELS = True
+# Predicate classes including background (51 for VG150).
+_C.MODEL.ROI_RELATION_HEAD.NUM_CLASSES = 51
+# Training: maximum sampled pairs per image.
+_C.MODEL.ROI_RELATION_HEAD.BATCH_SIZE_PER_IMAGE = 64
+# Training: maximum fraction of foreground pairs in that sample.
+_C.MODEL.ROI_RELATION_HEAD.POSITIVE_FRACTION = 0.25
+# Task switch: GT boxes (PredCls/SGCls) or detected boxes (SGDet).
+_C.MODEL.ROI_RELATION_HEAD.USE_GT_BOX = True
+# Task switch with GT boxes: GT labels (PredCls) or predicted labels (SGCls).
+_C.MODEL.ROI_RELATION_HEAD.USE_GT_OBJECT_LABEL = False
+# Dimension of the class-name word embeddings (GloVe 6B: 50/100/200/300).
+_C.MODEL.ROI_RELATION_HEAD.EMBED_DIM = 200
+# Dropout of the context encoders.
+_C.MODEL.ROI_RELATION_HEAD.CONTEXT_DROPOUT_RATE = 0.2
+# Hidden size of the context encoders.
+_C.MODEL.ROI_RELATION_HEAD.CONTEXT_HIDDEN_DIM = 512
+# Width of the pair representation multiplied with the union features.
+_C.MODEL.ROI_RELATION_HEAD.CONTEXT_POOLING_DIM = 4096
+# Layers of the object-context encoder.
+_C.MODEL.ROI_RELATION_HEAD.CONTEXT_OBJ_LAYER = 1
+# Layers of the edge-context encoder.
+_C.MODEL.ROI_RELATION_HEAD.CONTEXT_REL_LAYER = 1
+# Replace cross-entropy by label smoothing (epsilon 0.01) for relation and object losses.
+_C.MODEL.ROI_RELATION_HEAD.LABEL_SMOOTHING_LOSS = False
+# Multiply the pair context by the union-box features.
+_C.MODEL.ROI_RELATION_HEAD.PREDICT_USE_VISION = True
+# Add the frequency bias (log p(predicate | subject class, object class) from the train split).
+_C.MODEL.ROI_RELATION_HEAD.PREDICT_USE_BIAS = True
+# SGDet training: only pairs of overlapping proposals; images without overlapping relation
+# pairs are dropped from the training split.
+_C.MODEL.ROI_RELATION_HEAD.REQUIRE_BOX_OVERLAP = True
+# SGDet training: maximum proposal pairs matched to one GT relation.
+_C.MODEL.ROI_RELATION_HEAD.NUM_SAMPLE_PER_GT_REL = 4
+# SGDet training: append GT boxes to the proposals.
+_C.MODEL.ROI_RELATION_HEAD.ADD_GTBOX_TO_PROPOSAL_IN_TRAIN = False
+
+_C.MODEL.ROI_RELATION_HEAD.TRANSFORMER = CN()
+# TransformerPredictor: dropout, encoder layers for objects / edges, heads, FFN width, key and
+# value widths per head.
+_C.MODEL.ROI_RELATION_HEAD.TRANSFORMER.DROPOUT_RATE = 0.1
+_C.MODEL.ROI_RELATION_HEAD.TRANSFORMER.OBJ_LAYER = 4
+_C.MODEL.ROI_RELATION_HEAD.TRANSFORMER.REL_LAYER = 2
+_C.MODEL.ROI_RELATION_HEAD.TRANSFORMER.NUM_HEAD = 8
+_C.MODEL.ROI_RELATION_HEAD.TRANSFORMER.INNER_DIM = 2048
+_C.MODEL.ROI_RELATION_HEAD.TRANSFORMER.KEY_DIM = 64
+_C.MODEL.ROI_RELATION_HEAD.TRANSFORMER.VAL_DIM = 64
+
+_C.MODEL.ROI_RELATION_HEAD.EBM = CN()
+# Energy model widths (EBM names): image-graph node width, scene-graph edge width, scene-graph
+# node-label and edge-label embedding widths (the reference reads OBJ/REL_EMBED_DIM in place of
+# the LABEL keys, a bug we fix), and the width of each pooled graph vector.
+_C.MODEL.ROI_RELATION_HEAD.EBM.OBJ_EMBED_DIM = 512
+_C.MODEL.ROI_RELATION_HEAD.EBM.REL_EMBED_DIM = 512
+_C.MODEL.ROI_RELATION_HEAD.EBM.OBJ_LABEL_EMBED_DIM = 512
+_C.MODEL.ROI_RELATION_HEAD.EBM.REL_LABEL_EMBED_DIM = 512
+_C.MODEL.ROI_RELATION_HEAD.EBM.POOLING_DIM = 512
+
+# ---------------------------------------------------------------------------------------------
+# Energy model, losses and sampler (EBM paper, Sections 3.2-3.4)
+# ---------------------------------------------------------------------------------------------
+_C.ENERGY_MODEL = CN()
+# Registry name in ENERGY_MODELS.
+_C.ENERGY_MODEL.META_ARCHITECTURE = "GraphEnergyModel"
+# Registry name in ENERGY_LOSSES: ContrastiveDivergence (Eq. 2), SoftPlus, LogSumExp.
+_C.ENERGY_MODEL.LOSS = "ContrastiveDivergence"
+# lambda_r of Eq. 5: weight of the L2 energy regulariser of Eq. 4.
+_C.ENERGY_MODEL.L2COEFF = 1.0
+# lambda_e of Eq. 5: weight of the energy loss (new).
+_C.ENERGY_MODEL.LOSS_WEIGHT = 1.0
+# lambda_t of Eq. 5: weight of the relation head's task losses under energy training (new).
+_C.ENERGY_MODEL.TASK_LOSS_WEIGHT = 1.0
+# Temperature multiplying the energies inside the energy loss.
+_C.ENERGY_MODEL.TEMP = 1.0
+# Standard deviation of the noise added to one-hot GT states and image-graph features.
+_C.ENERGY_MODEL.DATA_NOISE_VAR = 0.0001
+# Message-passing rounds of the EGNN and of the image-graph GNN (new; 3 in the paper).
+_C.ENERGY_MODEL.ITERS = 3
+# alpha of Eq. 7: share of node-to-node messages against edge-to-node messages (new).
+_C.ENERGY_MODEL.ALPHA = 0.5
+# Feed the image graph to the energy model (False = the paper's "No-Image-Graph" ablation) (new).
+_C.ENERGY_MODEL.USE_IMAGE_GRAPH = True
+
+_C.SAMPLER = CN()
+# Registry name in ENERGY_SAMPLERS.
+_C.SAMPLER.NAME = "SGLD"
+# SGLD step size (lambda of Eq. 3). The paper uses 1.0 (the reference default is 0.1).
+_C.SAMPLER.LR = 0.1
+# Standard deviation of the Gaussian noise added at each step.
+_C.SAMPLER.VAR = 0.001
+# SGLD steps (tau). The paper uses 20.
+_C.SAMPLER.ITERS = 10
+# Element-wise clamp of the state gradient.
+_C.SAMPLER.GRAD_CLIP = 0.01
+# How the energy loss reaches the relation model through the sampling path (new):
+# "reference": steps are constants, gradients flow through the min-max normalisation chain to
+# the initial prediction (EBM code); "unroll": the whole chain is differentiated (second-order);
+# "detach": the sampled state is a constant (the relation model gets no energy gradient).
+_C.SAMPLER.GRAD_MODE = "reference"
+
+# ---------------------------------------------------------------------------------------------
+# Input
+# ---------------------------------------------------------------------------------------------
+_C.INPUT = CN()
+# Shorter side of training images; one is drawn at random per image.
+_C.INPUT.MIN_SIZE_TRAIN = (800,)
+# Upper bound of the longer side of training images.
+_C.INPUT.MAX_SIZE_TRAIN = 1333
+# Shorter side of test images.
+_C.INPUT.MIN_SIZE_TEST = 800
+# Upper bound of the longer side of test images.
+_C.INPUT.MAX_SIZE_TEST = 1333
+# Per-channel mean subtracted from images (BGR 0-255 with TO_BGR255, the Caffe2 convention).
+_C.INPUT.PIXEL_MEAN = [102.9801, 115.9465, 122.7717]
+# Per-channel standard deviation images are divided by.
+_C.INPUT.PIXEL_STD = [1.0, 1.0, 1.0]
+# Convert images to BGR in 0-255 (Caffe2 weights) instead of RGB in 0-1.
+_C.INPUT.TO_BGR255 = True
+# Colour jitter strengths in training (0 = off).
+_C.INPUT.BRIGHTNESS = 0.0
+_C.INPUT.CONTRAST = 0.0
+_C.INPUT.SATURATION = 0.0
+_C.INPUT.HUE = 0.0
+# Probability of a vertical flip in training.
+_C.INPUT.VERTICAL_FLIP_PROB_TRAIN = 0.0
+
+# ---------------------------------------------------------------------------------------------
+# Datasets
+# ---------------------------------------------------------------------------------------------
+_C.DATASETS = CN()
+# Named datasets from paths_catalog.py, e.g. ("VG_stanford_filtered_with_attribute_train",).
+_C.DATASETS.TRAIN = ()
+_C.DATASETS.VAL = ()
+_C.DATASETS.TEST = ()
+# Root folder of the named datasets (new). The environment variable SGG_DATA_DIR overrides it.
+_C.DATASETS.DATA_DIR = "datasets"
+# Split that tools/relation_test_net.py evaluates: "test", "val" or "train" (SGB HEAD key).
+_C.DATASETS.TO_TEST = "test"
+# Images carved from the start of the train split for validation.
+_C.DATASETS.NUM_VAL_IM = 5000
+# Use only the first N images of each split (-1 = all); handy for smoke runs (new).
+_C.DATASETS.NUM_IM = -1
+
+_C.DATALOADER = CN()
+# Worker processes per data loader.
+_C.DATALOADER.NUM_WORKERS = 4
+# Pad batched images to a multiple of this (32 for FPN).
+_C.DATALOADER.SIZE_DIVISIBILITY = 0
+# Batch portrait and landscape images separately.
+_C.DATALOADER.ASPECT_RATIO_GROUPING = True
+
+# ---------------------------------------------------------------------------------------------
+# Solver
+# ---------------------------------------------------------------------------------------------
+_C.SOLVER = CN()
+# Training length in iterations.
+_C.SOLVER.MAX_ITER = 40000
+# Learning rate per image: the optimizer uses BASE_LR x IMS_PER_BATCH (SGB's rule).
+_C.SOLVER.BASE_LR = 0.002
+# Learning-rate factor of bias parameters.
+_C.SOLVER.BIAS_LR_FACTOR = 2
+# SGD momentum.
+_C.SOLVER.MOMENTUM = 0.9
+# Weight decay of weights and of biases.
+_C.SOLVER.WEIGHT_DECAY = 0.0005
+_C.SOLVER.WEIGHT_DECAY_BIAS = 0.0
+# Decay factor of WarmupMultiStepLR.
+_C.SOLVER.GAMMA = 0.1
+# Decay iterations of WarmupMultiStepLR.
+_C.SOLVER.STEPS = (30000,)
+# Warm-up: start factor, length in iterations and "constant" or "linear".
+_C.SOLVER.WARMUP_FACTOR = 1.0 / 3
+_C.SOLVER.WARMUP_ITERS = 500
+_C.SOLVER.WARMUP_METHOD = "linear"
+
+_C.SOLVER.SCHEDULE = CN()
+# "WarmupMultiStepLR" or "WarmupReduceLROnPlateau".
+_C.SOLVER.SCHEDULE.TYPE = "WarmupMultiStepLR"
+# Plateau: validations without improvement (> THRESHOLD) before a decay.
+_C.SOLVER.SCHEDULE.PATIENCE = 2
+_C.SOLVER.SCHEDULE.THRESHOLD = 1e-4
+# Plateau: validations to wait after a decay.
+_C.SOLVER.SCHEDULE.COOLDOWN = 1
+# Plateau: learning-rate factor per decay.
+_C.SOLVER.SCHEDULE.FACTOR = 0.5
+# Plateau: training stops after this many decays.
+_C.SOLVER.SCHEDULE.MAX_DECAY_STEP = 7
+
+# Save a checkpoint every this many iterations.
+_C.SOLVER.CHECKPOINT_PERIOD = 2500
+# Clip the gradient L2 norm of each parameter group (relation model, energy model) to this.
+_C.SOLVER.GRAD_NORM_CLIP = 5.0
+# Log per-parameter gradient norms every this many iterations.
+_C.SOLVER.PRINT_GRAD_FREQ = 5000
+# Log losses, lr, timing and memory every this many iterations (new).
+_C.SOLVER.LOG_PERIOD = 20
+# Validate every VAL_PERIOD iterations; also validate before training.
+_C.SOLVER.TO_VAL = True
+_C.SOLVER.PRE_VAL = True
+_C.SOLVER.VAL_PERIOD = 2500
+# Validation score that drives WarmupReduceLROnPlateau: "R@100" or "mR@100" (any R@K/mR@K) (new).
+_C.SOLVER.VAL_METRIC = "R@100"
+# On resume, rebuild the scheduler at the saved iteration instead of loading its state.
+_C.SOLVER.UPDATE_SCHEDULE_DURING_LOAD = False
+# Images per batch over all processes (must divide by the number of processes).
+_C.SOLVER.IMS_PER_BATCH = 16
+
+# ---------------------------------------------------------------------------------------------
+# Test
+# ---------------------------------------------------------------------------------------------
+_C.TEST = CN()
+# Images per test batch over all processes.
+_C.TEST.IMS_PER_BATCH = 8
+# Reuse OUTPUT_DIR/inference/<dataset>/predictions.pth instead of running the model. Off by
+# default (SGB silently reuses old results when on, which we only do when asked).
+_C.TEST.ALLOW_LOAD_FROM_CACHE = False
+# Run test-time energy refinement: SGLD from the prediction, relations ranked by the refined
+# states (new; the reference's version is dead code).
+_C.TEST.ENERGY_REFINE = False
+
+_C.TEST.RELATION = CN()
+# SGDet: subject and object IoU needed for a triplet match.
+_C.TEST.RELATION.IOU_THRESHOLD = 0.5
+# SGDet: only pairs of overlapping boxes are scored at test.
+_C.TEST.RELATION.REQUIRE_OVERLAP = True
+# SGDet: per-class NMS threshold when assigning the final object labels.
+_C.TEST.RELATION.LATER_NMS_PREDICTION_THRES = 0.3
+# Gather predictions across processes after every batch instead of at the end.
+_C.TEST.RELATION.SYNC_GATHER = False
+# K values of every recall metric (new).
+_C.TEST.RELATION.RECALL_KS = (20, 50, 100)
+# Few-shot recall bins [k1, k2] of train-triplet frequency (the paper's Table 3) (new).
+_C.TEST.RELATION.FEW_SHOT_BINS = ((1, 5), (6, 10), (11, 15), (16, 20), (21, 25))
+# Also report exact-k few-shot recall for these k (the EBM code's k-shot files) (new).
+_C.TEST.RELATION.FEW_SHOT_EXACT_KS = ()
+# Optional reference-format zero-shot triplet file (zeroshot_triplet.pytorch, rows of
+# subject class, object class, predicate); empty = derived from the train split (new).
+_C.TEST.RELATION.ZERO_SHOT_FILE = ""
+# Optional folder of reference k-shot files vg-{k}-shot-triplets.pytorch for
+# FEW_SHOT_EXACT_KS (new).
+_C.TEST.RELATION.FEW_SHOT_DIR = ""
+
+# ---------------------------------------------------------------------------------------------
+# Misc
+# ---------------------------------------------------------------------------------------------
+# Where logs, checkpoints, statistics caches and inference results go.
+_C.OUTPUT_DIR = "."
+# Folder holding glove.6B.<EMBED_DIM>d.txt (or its cached .pt); empty or missing = seeded random
+# class embeddings with one warning. Nothing is ever downloaded.
+_C.GLOVE_DIR = "."
+# Compute dtype under autocast: "float32", "float16" (with a grad scaler) or "bfloat16".
+_C.DTYPE = "float32"
+# Seed of Python, NumPy and torch RNGs; each rank adds its rank (new).
+_C.SEED = 0
