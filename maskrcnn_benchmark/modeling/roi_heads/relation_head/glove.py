@@ -40,8 +40,9 @@ def _read_cache(pt_path: str, dim: int) -> tuple[dict[str, int], Tensor]:
     try:
         word_to_row, vectors, size = torch.load(pt_path, map_location="cpu", weights_only=True)
     except Exception as err:  # any unreadable or foreign file is the same problem to the user
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise RuntimeError(
-            f"Cannot read the GloVe cache {pt_path} ({err}); delete it so that it is rebuilt "
+            f"Cannot read the GloVe cache {pt_path} ({reason}); delete it so that it is rebuilt "
             f"from {os.path.splitext(pt_path)[0]}.txt"
         ) from None
     if int(size) != dim or vectors.dim() != 2 or vectors.shape[1] != dim:

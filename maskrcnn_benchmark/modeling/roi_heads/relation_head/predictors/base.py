@@ -18,6 +18,7 @@ from ..glove import class_name_vectors
 from ..task import RelationTask
 
 __all__ = [
+    "BatchNorm1dAnyBatch",
     "PredictorOutput",
     "RelationPredictorBase",
     "cat_field",
@@ -75,10 +76,22 @@ def glove_embedding(names: Sequence[str], glove_dir: str, embed_dim: int) -> nn.
     return embedding
 
 
+class BatchNorm1dAnyBatch(nn.BatchNorm1d):
+    """BatchNorm1d that also accepts a training batch of 0 or 1 rows (an image with one box):
+    such a batch has no variance, so it is normalised with the running statistics."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Normalise [N, C]."""
+        if self.training and x.shape[0] <= 1:
+            return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                                False, 0.0, self.eps)
+        return super().forward(x)
+
+
 def make_pos_embed() -> nn.Sequential:
     """SGB's box-geometry embedding of Motifs and VCTree: 9 -> 32 (BatchNorm) -> 128, ReLU."""
     return nn.Sequential(
-        nn.Linear(9, 32), nn.BatchNorm1d(32, momentum=0.001), nn.Linear(32, 128), nn.ReLU(),
+        nn.Linear(9, 32), BatchNorm1dAnyBatch(32, momentum=0.001), nn.Linear(32, 128), nn.ReLU(),
     )
 
 

@@ -19,6 +19,7 @@ from ..task import RelationTask
 from ..tree_lstm import DownwardTreeLSTM, MultiLayerBiTreeLSTM
 from ..vctree_tree import BinaryForest, build_binary_forest
 from .base import (
+    BatchNorm1dAnyBatch,
     PredictorOutput,
     RelationPredictorBase,
     cat_field,
@@ -35,7 +36,8 @@ __all__ = ["VCTreePredictor", "VCTreeLSTMContext", "DecoderTreeLSTM"]
 
 
 def _embed_bn_relu(dim_in: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(dim_in, 128), nn.BatchNorm1d(128, momentum=0.001), nn.ReLU())
+    return nn.Sequential(nn.Linear(dim_in, 128), BatchNorm1dAnyBatch(128, momentum=0.001),
+                         nn.ReLU())
 
 
 class DecoderTreeLSTM(nn.Module):
