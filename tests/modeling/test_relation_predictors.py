@@ -168,3 +168,26 @@ def test_imp_message_passing_equals_dense_incidence_formulation():
         vert.append(ctx.node_gru(sub2rel @ pre_out + obj2rel @ pre_in, vert[i]))
     assert torch.allclose(out.relation_logits, ctx.rel_fc(edge[-1]), atol=1e-5)
     assert torch.allclose(out.obj_logits, ctx.obj_fc(vert[-1]), atol=1e-5)
+
+
+@pytest.mark.parametrize("name,task", list(itertools.product(PREDICTORS, TASK_FLAGS)))
+def test_training_and_evaluation_under_autocast(name, task):
+    """DTYPE bfloat16 on CPU exercises the same mixed-precision paths as float16 on a GPU."""
+    generator = torch.Generator().manual_seed(5)
+    predictor = _build(name, task).train()
+    proposals, targets = _batch(task, generator)
+    sampled = _sampler(RelationTask(task)).sample(proposals, targets)
+    roi = torch.randn(sum(len(p) for p in proposals), FEAT)
+    union = torch.randn(sum(len(p) for p in sampled.rel_pair_idxs), FEAT)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = predictor(proposals, sampled.rel_pair_idxs, roi, union, sampled.rel_binarys)
+        loss = torch.nn.functional.cross_entropy(out.relation_logits.float(),
+                                                 torch.cat(sampled.rel_labels))
+        loss = loss + sum(out.losses.values())
+    loss.backward()
+    assert torch.isfinite(loss)
+    predictor.eval()
+    pairs = _sampler(RelationTask(task)).test_pairs(proposals)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        out = predictor(proposals, pairs, roi, torch.randn(sum(len(p) for p in pairs), FEAT))
+    assert torch.isfinite(out.relation_logits.float()).all()

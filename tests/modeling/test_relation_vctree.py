@@ -133,7 +133,8 @@ def test_tree_lstm_weights_use_block_orthogonal_init_and_sgb_forget_biases():
     cell = UpwardTreeLSTM(10, 4)
     block = cell.ioffux.weight[4:8]
     assert torch.allclose(block @ block.T, torch.eye(4), atol=1e-5)
-    assert torch.all(cell.ioffuh_left.bias[8:16] == 0.5) and torch.all(cell.ioffuh_left.bias[:8] == 0)
+    bias = cell.ioffuh_left.bias
+    assert torch.all(bias[8:16] == 0.5) and torch.all(bias[:8] == 0)
     down = DownwardTreeLSTM(10, 4)
     assert torch.all(down.iofuh.bias[8:12] == 1.0) and torch.all(down.iofuh.bias[12:] == 0)
 

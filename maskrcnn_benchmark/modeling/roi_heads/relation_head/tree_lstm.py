@@ -28,6 +28,12 @@ def _with_empty_row(num: int, width: int, like: Tensor) -> Tensor:
     return like.new_zeros((num + 1, width))
 
 
+def _store(buffer: Tensor, nodes: Tensor, values: Tensor) -> None:
+    """Write one level's rows (autograd-safe: reads before it saved no buffer values); under
+    autocast the values may come in a lower precision than the buffer."""
+    buffer.index_copy_(0, nodes, values.to(buffer.dtype))
+
+
 def _slot(links: Tensor, num: int) -> Tensor:
     return torch.where(links >= 0, links, torch.full_like(links, num))
 
@@ -69,8 +75,8 @@ class UpwardTreeLSTM(nn.Module):
             h = gate * h + (1 - gate) * self.px(x)
             if dropout_mask is not None and self.training:
                 h = h * dropout_mask[forest.image[nodes]]
-            cell.index_copy_(0, nodes, c)
-            hidden.index_copy_(0, nodes, h)
+            _store(cell, nodes, c)
+            _store(hidden, nodes, h)
         return hidden[:num]
 
 
@@ -115,8 +121,8 @@ class DownwardTreeLSTM(nn.Module):
         for nodes in forest.top_down:
             mask = dropout_mask[forest.image[nodes]] if dropout_mask is not None else None
             c, h = self._cell(features[nodes], cell[parent[nodes]], hidden[parent[nodes]], mask)
-            cell.index_copy_(0, nodes, c)
-            hidden.index_copy_(0, nodes, h)
+            _store(cell, nodes, c)
+            _store(hidden, nodes, h)
         return hidden[:num]
 
     def decode(self, features: Tensor, forest: BinaryForest, dropout_mask: Tensor | None
@@ -137,16 +143,16 @@ class DownwardTreeLSTM(nn.Module):
             mask = dropout_mask[forest.image[nodes]] if dropout_mask is not None else None
             x = torch.cat((features[nodes], label_embed[parent[nodes]]), dim=1)
             c, h = self._cell(x, cell[parent[nodes]], hidden[parent[nodes]], mask)
-            cell.index_copy_(0, nodes, c)
-            hidden.index_copy_(0, nodes, h)
+            _store(cell, nodes, c)
+            _store(hidden, nodes, h)
             node_logits = self.embed_out_layer(h)
             best = node_logits[:, 1:].argmax(dim=1) + 1
             passed = best
             if self.training:
                 probs = torch.softmax(node_logits.detach(), dim=1)[:, 1:]
                 passed = torch.multinomial(probs, 1).squeeze(1) + 1
-            label_embed.index_copy_(0, nodes, self.embed_layer(passed + 1))
-            logits.index_copy_(0, nodes, node_logits)
+            _store(label_embed, nodes, self.embed_layer(passed + 1))
+            _store(logits, nodes, node_logits)
             labels[nodes] = best
         return logits, labels
 

@@ -82,8 +82,8 @@ class IMPContext(nn.Module):
             weighted_obj = self.obj_vert_w_fc(torch.cat((obj_vert, edge), 1)) * obj_vert
             pre_out = self.out_edge_w_fc(torch.cat((sub_vert, edge), 1)) * edge
             pre_in = self.in_edge_w_fc(torch.cat((obj_vert, edge), 1)) * edge
-            vert_ctx = torch.zeros_like(vert).index_add(0, sub_idx, pre_out).index_add(
-                0, obj_idx, pre_in)
+            vert_ctx = torch.zeros_like(vert).index_add(0, sub_idx, pre_out.to(vert.dtype))
+            vert_ctx = vert_ctx.index_add(0, obj_idx, pre_in.to(vert.dtype))
             edge = self.edge_gru(weighted_sub + weighted_obj, edge)
             vert = self.node_gru(vert_ctx, vert)
         if self.task is RelationTask.PREDCLS:
