@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from maskrcnn_benchmark.utils.checkpoint import Checkpointer
-from maskrcnn_benchmark.utils.comm import is_main_process
+from maskrcnn_benchmark.utils.comm import all_gather, is_main_process
 from maskrcnn_benchmark.utils.env import get_rng_state
 
 from .trainer import HookBase
@@ -44,8 +44,9 @@ class PeriodicCheckpointer(HookBase):
         self.period = period
 
     def _save(self, name: str, done: int) -> None:
-        # ``iteration`` = steps done = where a resumed run starts
-        self.checkpointer.save(name, iteration=done, rng=get_rng_state())
+        # ``iteration`` = steps done = where a resumed run starts; one RNG state per rank
+        rng = all_gather(get_rng_state())
+        self.checkpointer.save(name, iteration=done, rng=rng)
 
     def after_step(self) -> None:
         """Checkpoint on period boundaries."""

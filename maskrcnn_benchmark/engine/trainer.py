@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from maskrcnn_benchmark.utils.comm import reduce_dict
+from maskrcnn_benchmark.utils.comm import get_rank, get_world_size, reduce_dict
 from maskrcnn_benchmark.utils.env import set_rng_state
 from maskrcnn_benchmark.utils.events import EventStorage
 
@@ -97,9 +97,17 @@ class Trainer:
             hook.trainer = weakref.proxy(self)
             self.hooks.append(hook)
 
-    def resume_rng_state(self, state: dict[str, Any] | None) -> None:
-        """RNG state to restore once the data iterator exists (from a checkpoint)."""
-        self._resume_rng = state
+    def resume_rng_state(self, states: list[dict[str, Any]] | None) -> None:
+        """Per-rank RNG states (from a checkpoint) to restore once the data iterator exists."""
+        if not states:
+            self._resume_rng = None
+        elif len(states) == get_world_size():
+            self._resume_rng = states[get_rank()]
+        else:
+            logger.warning("Checkpoint holds RNG states of %d processes, this run has %d: "
+                           "random streams are re-seeded, so the resume is not bit-exact",
+                           len(states), get_world_size())
+            self._resume_rng = None
 
     def train(self) -> None:
         """Run the loop; stops at ``max_iter`` or when a hook sets ``stop_requested``."""
