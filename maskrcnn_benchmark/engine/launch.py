@@ -11,13 +11,20 @@ import logging
 import os
 
 import torch
+from torch import nn
 
 from maskrcnn_benchmark.config import CfgNode, get_cfg
-from maskrcnn_benchmark.utils.comm import get_rank, get_world_size, init_distributed
+from maskrcnn_benchmark.utils.comm import (
+    get_local_rank,
+    get_rank,
+    get_world_size,
+    init_distributed,
+    is_distributed,
+)
 from maskrcnn_benchmark.utils.env import seed_all_rng
 from maskrcnn_benchmark.utils.logger import setup_logger
 
-__all__ = ["default_argument_parser", "setup", "resolve_device"]
+__all__ = ["default_argument_parser", "setup", "resolve_device", "wrap_ddp"]
 
 logger = logging.getLogger(__name__)
 
@@ -69,3 +76,17 @@ def setup(args: argparse.Namespace, name: str = "maskrcnn_benchmark") -> tuple[C
         logger.info("Full config saved to %s", path)
     seed_all_rng(cfg.SEED + get_rank())
     return cfg, device
+
+
+def wrap_ddp(model: nn.Module, device: str) -> nn.Module:
+    """Wrap in DistributedDataParallel when several processes run; otherwise return ``model``.
+
+    Parameters that a task does not use (e.g. the object decoder in PredCls) are tolerated with
+    ``find_unused_parameters``; buffers are not broadcast (the frozen detector's are identical).
+    """
+    if not is_distributed():
+        return model
+    device_ids = [get_local_rank()] if device.startswith("cuda") else None
+    return nn.parallel.DistributedDataParallel(
+        model, device_ids=device_ids, broadcast_buffers=False, find_unused_parameters=True
+    )

@@ -26,11 +26,16 @@ from maskrcnn_benchmark.utils.comm import get_rank, get_world_size, reduce_dict
 from maskrcnn_benchmark.utils.env import set_rng_state
 from maskrcnn_benchmark.utils.events import EventStorage
 
-__all__ = ["HookBase", "Trainer", "AMP_DTYPES"]
+__all__ = ["HookBase", "Trainer", "AMP_DTYPES", "make_grad_scaler"]
 
 logger = logging.getLogger(__name__)
 
 AMP_DTYPES = {"float32": None, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def make_grad_scaler(dtype: str, device_type: str) -> torch.amp.GradScaler:
+    """A gradient scaler, active only for float16 (bfloat16 and float32 need none)."""
+    return torch.amp.GradScaler(device_type, enabled=dtype == "float16")
 
 
 class HookBase:
@@ -67,6 +72,7 @@ class Trainer:
         grad_clip: float = 0.0,
         dtype: str = "float32",
         grad_log_period: int = 0,
+        scaler: torch.amp.GradScaler | None = None,
     ) -> None:
         if dtype not in AMP_DTYPES:
             raise ValueError(f"DTYPE must be one of {sorted(AMP_DTYPES)}, got {dtype!r}")
@@ -80,8 +86,7 @@ class Trainer:
         self.device = torch.device(device)
         self.grad_clip = grad_clip
         self.amp_dtype = AMP_DTYPES[dtype]
-        self.scaler = torch.amp.GradScaler(self.device.type,
-                                           enabled=self.amp_dtype == torch.float16)
+        self.scaler = scaler or make_grad_scaler(dtype, self.device.type)
         self.grad_log_period = grad_log_period
         self.hooks: list[HookBase] = []
         self.stop_requested = False
