@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Sequence
 
-import numpy as np
 import torch
 from torch.utils.data import BatchSampler, ConcatDataset, DataLoader, Dataset
 
@@ -65,13 +63,6 @@ def _aspect_groups(dataset: Dataset) -> list[int]:
     return [int(info["height"] / info["width"] > 1) for info in _image_infos(dataset)]
 
 
-def _seed_worker(worker_id: int) -> None:
-    # DataLoader seeds torch per worker from its generator; Python and NumPy follow that seed.
-    seed = torch.initial_seed() % 2**32
-    random.seed(seed)
-    np.random.seed(seed)
-
-
 def _batch_sampler(cfg, dataset: Dataset, images_per_gpu: int, shuffle: bool, world: int,
                    rank: int) -> BatchSampler | GroupedBatchSampler:
     sampler = DistributedSampler(len(dataset), world, rank, shuffle=shuffle, seed=cfg.SEED)
@@ -99,13 +90,14 @@ def make_data_loader(cfg, mode: str = "train", is_distributed: bool = False,
                          "maskrcnn_benchmark/config/paths_catalog.py (see docs/DATA.md)")
     datasets = build_dataset(cfg, names, is_train)
     collator = BatchCollator(cfg.DATALOADER.SIZE_DIVISIBILITY)
+    # Workers seed torch, Python and NumPy from this generator, so augmentation draws (duplicate
+    # filter, flips) are reproducible for a given seed, rank and start iteration.
     generator = torch.Generator()
     generator.manual_seed(cfg.SEED + rank + start_iter)
 
     def loader(dataset: Dataset, batch_sampler) -> DataLoader:
         return DataLoader(dataset, batch_sampler=batch_sampler, collate_fn=collator,
-                          num_workers=cfg.DATALOADER.NUM_WORKERS, worker_init_fn=_seed_worker,
-                          generator=generator)
+                          num_workers=cfg.DATALOADER.NUM_WORKERS, generator=generator)
 
     if is_train:
         dataset = datasets[0] if len(datasets) == 1 else ConcatDataset(datasets)
