@@ -217,3 +217,27 @@ def test_class_count_mismatch_is_one_clear_error():
     cfg.MODEL.ROI_RELATION_HEAD.NUM_CLASSES = 9
     with pytest.raises(ValueError, match="NUM_CLASSES=9"):
         build_roi_relation_head(cfg, 8, make_statistics())
+
+
+@pytest.mark.parametrize("name", PREDICTORS)
+def test_sgdet_image_without_detections(name):
+    head = _head(name, "sgdet")
+    generator = torch.Generator().manual_seed(0)
+    targets = [make_target(3, [(0, 1, 2)], IMAGE_SIZE, generator),
+               make_target(2, [], IMAGE_SIZE, generator)]
+    proposals = []
+    for target, num in zip(targets, [3, 0]):
+        proposal = BoxList(target.bbox[:num] + 1.0, IMAGE_SIZE)
+        proposal.add_field("labels", target.get_field("labels")[:num])
+        proposal.add_field("predict_logits", torch.randn(num, len(OBJ_CLASSES)))
+        proposal.add_field("boxes_per_cls", proposal.bbox[:, None].repeat(1, len(OBJ_CLASSES), 1))
+        proposals.append(proposal)
+    output, losses = head.train()(_features(generator), proposals, targets)
+    assert output.rel_pair_idxs[1].shape == (0, 2)
+    assert all(torch.isfinite(v) for v in losses.values())
+    sum(losses.values()).backward()
+    with torch.no_grad():
+        results = head.eval().post_process(head(_features(generator), proposals)[0])
+    assert len(results[1]) == 0 and results[1].get_field("rel_pair_idxs").shape == (0, 2)
+    assert results[1].get_field("pred_rel_scores").shape == (0, len(REL_CLASSES))
+    assert len(results[0].get_field("rel_pair_idxs")) > 0
