@@ -74,6 +74,7 @@ def test_gt_box_post_processing_labels_scores_and_ranking():
     generator = torch.Generator().manual_seed(2)
     box = BoxList(torch.rand(4, 4, generator=generator) * 10 + torch.tensor([0, 0, 20, 20]),
                   (40, 40))
+    box.add_field("labels", torch.tensor([3, 1, 2, 5]))
     obj_logits = torch.randn(4, 6, generator=generator)
     obj_logits[0, 0] = 50.0  # background is never the label
     pairs = torch.tensor([[0, 1], [1, 0], [2, 3], [3, 1], [2, 0]])
@@ -85,6 +86,7 @@ def test_gt_box_post_processing_labels_scores_and_ranking():
     assert torch.equal(result.get_field("pred_labels"), expected_labels + 1)
     assert torch.allclose(result.get_field("pred_scores"), expected_scores)
     assert torch.equal(result.bbox, box.bbox)
+    assert torch.equal(result.get_field("labels"), box.get_field("labels"))
     order = _reference_ranking(rel_logits, expected_scores, pairs)
     assert result.get_field("rel_pair_idxs").tolist() == pairs[order].tolist()
     assert torch.allclose(result.get_field("pred_rel_scores"), torch.softmax(rel_logits, 1)[order])

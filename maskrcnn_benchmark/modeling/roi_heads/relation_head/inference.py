@@ -18,7 +18,8 @@ class RelationPostProcessor:
     """Turns relation and refined object logits into one prediction BoxList per image.
 
     Object probabilities are the softmax of the refined logits with background set to 0.
-    PredCls / SGCls: label = argmax over classes 1.., score = its probability. SGDet: labels
+    PredCls / SGCls: label = argmax over classes 1.., score = its probability; the GT boxes keep
+    their ``labels`` field (the evaluator's PredCls detection mAP reads it). SGDet: labels
     from greedy per-class NMS over ``boxes_per_cls`` (``later_nms_thresh``), score = the
     probability of that label, box = the class-specific regressed box of that label.
 
@@ -37,7 +38,10 @@ class RelationPostProcessor:
         obj_probs[:, 0] = 0.0
         if self.use_gt_box:
             scores, labels = obj_probs[:, 1:].max(dim=1)
-            return BoxList(box.bbox, box.size, box.mode), labels + 1, scores
+            boxlist = BoxList(box.bbox, box.size, box.mode)
+            if box.has_field("labels"):  # the GT labels, as SGB's output carries them
+                boxlist.add_field("labels", box.get_field("labels"))
+            return boxlist, labels + 1, scores
         boxes_per_cls = box.get_field("boxes_per_cls")
         labels = greedy_label_nms(obj_logits, boxes_per_cls, self.later_nms_thresh)
         rows = torch.arange(len(labels), device=labels.device)
