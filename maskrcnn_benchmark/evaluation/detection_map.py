@@ -2,7 +2,9 @@
 
 GT and predicted boxes become COCO ``[x, y, w, h]`` with the +1 pixel convention
 (w = x2 - x1 + 1; GT area = w * h), image ids are dataset indices and categories are the
-non-background classes. SGB reports AP@0.5 (``stats[1]``, its "mAp"); AP@[.5:.95]
+non-background classes. Annotation ids start at 1: SGB starts at 0, which pycocotools
+reads as "no match", so SGB's very first GT box can never be detected (a bug; its effect on
+VG is one box in ~300k). SGB reports AP@0.5 (``stats[1]``, its "mAp"); AP@[.5:.95]
 (``stats[0]``) is reported too. pycocotools prints to stdout: the text goes to the log.
 """
 
@@ -61,7 +63,7 @@ def _faux_coco(images: Sequence[DetectionInput], class_names: Sequence[str]) -> 
                     "area": box[2] * box[3],
                     "bbox": box,
                     "category_id": int(label),
-                    "id": len(annotations),
+                    "id": len(annotations) + 1,  # COCOeval treats id 0 as "unmatched"
                     "image_id": image_id,
                     "iscrowd": 0,
                 }

@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 
 from maskrcnn_benchmark.structures.bounding_box import BoxList
 
-from .image_matching import NEVER, NOGC_TOP
+from .image_matching import NEVER
 from .sgg_evaluator import SGGEvalOutput
 
 __all__ = [
@@ -109,15 +109,6 @@ def save_eval_results(path: str, metrics: dict[str, Any]) -> None:
     _atomic_write(path, write)
 
 
-def _top_relations(pairs: np.ndarray, rel_scores: np.ndarray, top: int) -> dict[str, torch.Tensor]:
-    head = rel_scores[:top, 1:]
-    return {
-        "rel_pairs": torch.from_numpy(np.ascontiguousarray(pairs[:top])),
-        "rel_labels": torch.from_numpy(head.argmax(axis=1) + 1),
-        "rel_scores": torch.from_numpy(np.ascontiguousarray(head.max(axis=1))),
-    }
-
-
 def _hits(ranks: np.ndarray | None) -> torch.Tensor | None:
     if ranks is None:
         return None
@@ -127,22 +118,24 @@ def _hits(ranks: np.ndarray | None) -> torch.Tensor | None:
 def save_visualization(path: str, output: SGGEvalOutput, dataset: Any) -> None:
     """Per image: GT, predicted boxes, top relations and the rank that recalls each GT row."""
     images = []
-    for index, (gt, pred) in enumerate(zip(output.groundtruths, output.predictions)):
+    for index, record in enumerate(output.records):
         info = dataset.get_img_info(index)
-        matches = output.matches.get(index)
+        matches = record.matches
         images.append(
             {
                 "index": index,
                 "file_name": info.get("file_name", ""),
                 "width": info["width"],
                 "height": info["height"],
-                "gt_boxes": torch.from_numpy(gt.boxes),
-                "gt_labels": torch.from_numpy(gt.labels),
-                "gt_relations": torch.from_numpy(gt.relations),
-                "boxes": torch.from_numpy(pred.boxes),
-                "labels": torch.from_numpy(pred.labels),
-                "scores": torch.from_numpy(np.asarray(pred.scores)),
-                **_top_relations(pred.rel_pairs, pred.rel_scores, NOGC_TOP),
+                "gt_boxes": torch.from_numpy(record.gt.boxes),
+                "gt_labels": torch.from_numpy(record.gt.labels),
+                "gt_relations": torch.from_numpy(record.gt.relations),
+                "boxes": torch.from_numpy(record.boxes),
+                "labels": torch.from_numpy(record.labels),
+                "scores": torch.from_numpy(record.scores),
+                "rel_pairs": torch.from_numpy(record.top_pairs),
+                "rel_labels": torch.from_numpy(record.top_predicates),
+                "rel_scores": torch.from_numpy(record.top_scores),
                 "gt_first_hit": _hits(None if matches is None else matches.first_hit),
                 "gt_first_hit_nogc": _hits(None if matches is None else matches.first_hit_nogc),
             }

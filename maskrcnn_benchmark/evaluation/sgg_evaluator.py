@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +14,7 @@ from tqdm import tqdm
 from maskrcnn_benchmark.structures.bounding_box import BoxList
 
 from .detection_map import DetectionInput, detection_map
-from .image_matching import ImageGroundTruth, ImageMatches, ImagePrediction, match_image
+from .image_records import ImageRecord, evaluate_images
 from .modes import SGGMode
 from .relation_metrics import RelationTable, compute_relation_metrics
 from .report import format_results
@@ -34,19 +33,17 @@ class SGGEvalSettings:
     recall_ks: tuple[int, ...] = (20, 50, 100)
     iou_threshold: float = 0.5
     num_predicates: int = 51  # including background
-    num_workers: int = 0  # > 1: match images in a forked process pool
+    num_workers: int = 0  # > 1: evaluate images in a forked process pool (large splits only)
     detection_map: bool = True
 
 
 @dataclass
 class SGGEvalOutput:
-    """Metrics (JSON-ready), the printed block, and per-image inputs and matches."""
+    """Metrics (JSON-ready), the printed block, and one compact record per dataset index."""
 
     metrics: dict[str, Any]
     text: str
-    groundtruths: list[ImageGroundTruth] = field(repr=False)
-    predictions: list[ImagePrediction] = field(repr=False)
-    matches: dict[int, ImageMatches] = field(repr=False)  # dataset index -> matches
+    records: list[ImageRecord] = field(repr=False)
 
 
 def metric_value(metrics: dict[str, Any], name: str) -> float:
@@ -74,33 +71,6 @@ def _cat(arrays: list[np.ndarray], columns: int = 0) -> np.ndarray:
     return np.concatenate(arrays).astype(np.int64)
 
 
-# Images matched in a forked pool read the inputs from here (inherited, never pickled).
-_POOL_INPUTS: tuple | None = None
-
-
-def _match_by_index(index: int) -> ImageMatches:
-    gts, preds, mode, iou_threshold, max_k = _POOL_INPUTS
-    return match_image(gts[index], preds[index], mode, iou_threshold, max_k)
-
-
-def _iter_matches(
-    gts: Sequence[ImageGroundTruth], preds: Sequence[ImagePrediction], indices: list[int],
-    settings: SGGEvalSettings,
-) -> Iterator[ImageMatches]:
-    max_k = max(settings.recall_ks)
-    if settings.num_workers <= 1 or len(indices) < 2 * settings.num_workers:
-        for i in indices:
-            yield match_image(gts[i], preds[i], settings.mode, settings.iou_threshold, max_k)
-        return
-    global _POOL_INPUTS
-    _POOL_INPUTS = (gts, preds, settings.mode, settings.iou_threshold, max_k)
-    try:
-        with multiprocessing.get_context("fork").Pool(settings.num_workers) as pool:
-            yield from pool.imap(_match_by_index, indices, chunksize=64)
-    finally:
-        _POOL_INPUTS = None
-
-
 class SGGEvaluator:
     """Evaluates a split's predictions against ``dataset`` (SGB's ``do_vg_evaluation``)."""
 
@@ -116,51 +86,32 @@ class SGGEvaluator:
         self.groups = list(groups)
         self.train_count = train_count
 
-    def _load(self, dataset: Any, predictions: Sequence[BoxList]):
-        if len(predictions) != len(dataset):
-            raise ValueError(
-                f"{len(predictions)} predictions for a dataset of {len(dataset)} images; "
-                "predictions must be one BoxList per dataset index, in index order"
-            )
-        gts, preds = [], []
-        for index, prediction in enumerate(predictions):
-            info = dataset.get_img_info(index)
-            target = dataset.get_groundtruth(index, evaluation=True)
-            gts.append(ImageGroundTruth.from_boxlist(target))
-            preds.append(ImagePrediction.from_boxlist(prediction, (info["width"], info["height"])))
-            num_rel_columns = preds[-1].rel_scores.shape[1]
-            if num_rel_columns != self.settings.num_predicates:
-                raise ValueError(
-                    f"image {index}: pred_rel_scores has {num_rel_columns} columns but "
-                    f"MODEL.ROI_RELATION_HEAD.NUM_CLASSES is {self.settings.num_predicates}"
-                )
-        return gts, preds
-
-    def _warn_about_inputs(self, gts, preds, evaluated: list[int]) -> None:
-        no_pairs = sum(len(preds[i].rel_pairs) == 0 for i in evaluated)
+    def _warn_about_inputs(self, records: list[ImageRecord], evaluated: list[int]) -> None:
+        no_pairs = sum(records[i].num_pairs == 0 for i in evaluated)
         if no_pairs:
             logger.warning(
                 "%d images with GT relations have no predicted pairs; they count with recall 0 "
                 "(SGB would skip them)", no_pairs,
             )
         if self.settings.mode is SGGMode.SGCLS:
-            mismatched = sum(len(gts[i].labels) != len(preds[i].labels) for i in evaluated)
+            mismatched = sum(len(records[i].gt.labels) != len(records[i].labels) for i in evaluated)
             if mismatched:
                 logger.warning(
                     "Num of GT boxes is not matching with num of pred boxes in SGCLS "
                     "(%d images)", mismatched,
                 )
 
-    def _relation_table(self, gts, matches: list[ImageMatches], evaluated: list[int]):
-        relations = [gts[i].relations for i in evaluated]
+    def _relation_table(self, records: list[ImageRecord], evaluated: list[int]) -> RelationTable:
+        gts = [records[i].gt for i in evaluated]
+        matches = [records[i].matches for i in evaluated]
         # (subject class, object class, predicate) of every GT row, for the triplet groups
         triplets = _cat(
-            [np.column_stack((gts[i].labels[r[:, 0]], gts[i].labels[r[:, 1]], r[:, 2]))
-             for i, r in zip(evaluated, relations)], columns=3,
+            [np.column_stack((gt.labels[gt.relations[:, 0]], gt.labels[gt.relations[:, 1]],
+                              gt.relations[:, 2])) for gt in gts], columns=3,
         )
         return RelationTable(
             num_images=len(evaluated),
-            image_index=np.repeat(np.arange(len(evaluated)), [len(r) for r in relations]),
+            image_index=np.repeat(np.arange(len(evaluated)), [len(gt.relations) for gt in gts]),
             predicates=triplets[:, 2],
             first_hit=_cat([m.first_hit for m in matches]),
             first_hit_nogc=_cat([m.first_hit_nogc for m in matches]),
@@ -171,15 +122,13 @@ class SGGEvaluator:
             group_masks=group_membership(self.groups, triplets, self.train_count),
         )
 
-    def _detection(self, gts, preds, predictions, class_names) -> dict[str, Any]:
-        images = []
-        for gt, pred, boxlist in zip(gts, preds, predictions):
-            labels, scores = pred.labels, pred.scores
-            if self.settings.mode is SGGMode.PREDCLS:  # SGB: GT labels, score 1
-                if boxlist.has_field("labels"):
-                    labels = boxlist.get_field("labels").cpu().long().numpy()
-                scores = np.ones(len(labels))
-            images.append(DetectionInput(gt.boxes, gt.labels, pred.boxes, labels, scores))
+    def _detection(self, records: list[ImageRecord], class_names: Sequence[str]) -> dict:
+        predcls = self.settings.mode is SGGMode.PREDCLS  # SGB: GT labels with score 1
+        images = [
+            DetectionInput(r.gt.boxes, r.gt.labels, r.boxes, r.detection_labels,
+                           np.ones(len(r.boxes)) if predcls else r.scores)
+            for r in records
+        ]
         result = detection_map(images, class_names)
         if result.summary:
             logger.info("COCO detection evaluation:\n%s", result.summary)
@@ -189,27 +138,30 @@ class SGGEvaluator:
         self, dataset: Any, predictions: Sequence[BoxList], progress: bool = False
     ) -> SGGEvalOutput:
         """All metrics of ``predictions`` (one BoxList per dataset index, network-input frame)."""
-        gts, preds = self._load(dataset, predictions)
-        evaluated = [i for i, gt in enumerate(gts) if len(gt.relations) > 0]
-        self._warn_about_inputs(gts, preds, evaluated)
-        matches = []
-        bar = tqdm(total=len(evaluated), unit="img", desc="SGG evaluation", disable=not progress)
-        for image_matches in _iter_matches(gts, preds, evaluated, self.settings):
-            matches.append(image_matches)
-            bar.update(1)
-        bar.close()
-        table = self._relation_table(gts, matches, evaluated)
+        if len(predictions) != len(dataset):
+            raise ValueError(
+                f"{len(predictions)} predictions for a dataset of {len(dataset)} images; "
+                "predictions must be one BoxList per dataset index, in index order"
+            )
         s = self.settings
+        records = list(tqdm(
+            evaluate_images(dataset, predictions, s.mode, s.iou_threshold, max(s.recall_ks),
+                            s.num_predicates, s.num_workers),
+            total=len(predictions), unit="img", desc="SGG evaluation", disable=not progress,
+        ))
+        evaluated = [i for i, r in enumerate(records) if r.matches is not None]
+        self._warn_about_inputs(records, evaluated)
         metrics: dict[str, Any] = {
             "mode": s.mode.value,
             "recall_ks": list(s.recall_ks),
             "iou_threshold": s.iou_threshold,
-            "num_images": len(gts),
+            "num_images": len(records),
             "num_images_with_relations": len(evaluated),
         }
+        table = self._relation_table(records, evaluated)
         metrics.update(compute_relation_metrics(table, s.recall_ks, s.num_predicates, self.groups))
         metrics["per_predicate"]["names"] = list(dataset.ind_to_predicates[1:])
         if s.detection_map:
-            metrics["detection"] = self._detection(gts, preds, predictions, dataset.ind_to_classes)
+            metrics["detection"] = self._detection(records, dataset.ind_to_classes)
         text = format_results(metrics, dataset.ind_to_predicates[1:])
-        return SGGEvalOutput(metrics, text, gts, preds, dict(zip(evaluated, matches)))
+        return SGGEvalOutput(metrics, text, records)

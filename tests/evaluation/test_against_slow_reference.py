@@ -6,6 +6,7 @@ quantised scores so ties are frequent, images big enough that the top-100 ng cut
 
 import numpy as np
 import pytest
+import torch
 from eval_fakes import FakeDataset, FakeStatistics, gt_image, prediction
 from eval_slow_reference import slow_evaluate
 
@@ -101,3 +102,17 @@ def test_pruned_top_100_equals_a_full_stable_sort(seed):
     order = np.argsort(-full.ravel(), kind="stable")[:100]
     np.testing.assert_array_equal(rows, order // 10)
     np.testing.assert_array_equal(predicates, order % 10 + 1)
+
+
+def test_process_pool_gives_the_serial_results():
+    # 2 workers need >= 2 * 256 images; the parent has used torch's thread pool before forking
+    torch.ones(1000, 1000) @ torch.ones(1000, 1000)
+    rng = np.random.default_rng(11)
+    images, predictions = zip(*[random_image(rng, SGGMode.SGCLS) for _ in range(520)])
+    dataset = FakeDataset(list(images), NUM_CLASSES, NUM_PREDICATES)
+    results = []
+    for workers in (0, 2):
+        settings = SGGEvalSettings(SGGMode.SGCLS, KS, 0.5, NUM_PREDICATES, num_workers=workers,
+                                   detection_map=False)
+        results.append(SGGEvaluator(settings).evaluate(dataset, list(predictions)).metrics)
+    assert results[0] == results[1]

@@ -176,7 +176,7 @@ def test_ties_break_to_the_earlier_pair_then_the_lower_predicate():
     assert m["ngR"] == {"1": 0.0, "2": 0.5, "3": 1.0}
 
 
-def test_images_without_gt_relations_count_nowhere_and_empty_predictions_count_zero(caplog):
+def test_images_without_gt_relations_count_nowhere_and_empty_predictions_count_zero(eval_log):
     recalled = gt_image([B0, B1], [1, 2], [[0, 1, 1]])
     pred = all_pairs_prediction([B0, B1], [1, 2], [1, 1], [[0, 1]], [{1: 0.9}])
     no_relations = gt_image([B0], [1], np.zeros((0, 3)))
@@ -184,7 +184,7 @@ def test_images_without_gt_relations_count_nowhere_and_empty_predictions_count_z
     m = evaluate([recalled, no_relations, recalled], [pred, pred, empty], SGGMode.PREDCLS)
     assert m["num_images"] == 3 and m["num_images_with_relations"] == 2
     assert m["R"]["3"] == 0.5  # mean(1, 0): the image without relations is not averaged
-    assert "no predicted pairs" in caplog.text
+    assert "no predicted pairs" in eval_log.text
 
 
 def test_predictions_are_resized_to_the_original_image_first():
