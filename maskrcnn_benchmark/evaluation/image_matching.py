@@ -163,6 +163,11 @@ def nogc_ranking(
 
 
 def _validate(gt: ImageGroundTruth, pred: ImagePrediction, mode: SGGMode) -> None:
+    if gt.relations[:, :2].min() < 0 or gt.relations[:, :2].max() >= len(gt.labels):
+        raise ValueError(
+            f"GT relation_tuple refers to box {int(gt.relations[:, :2].max())} but the GT has "
+            f"{len(gt.labels)} boxes; check the dataset's get_groundtruth(evaluation=True)"
+        )
     num_boxes = len(gt.labels) if mode is SGGMode.PREDCLS else len(pred.labels)
     pairs = pred.rel_pairs
     if len(pairs) and (pairs.min() < 0 or pairs.max() >= num_boxes):
@@ -188,20 +193,23 @@ def match_image(
         boxes, labels, obj_scores = gt.boxes, gt.labels, None
     else:
         boxes, labels, obj_scores = pred.boxes, pred.labels, pred.scores
-    # box_match[n, j]: predicted box n can stand for GT box j (same class, IoU >= threshold)
-    box_match = (labels[:, None] == gt.labels[None, :]) & (
-        box_iou_plus_one(boxes, gt.boxes) >= iou_threshold
+    # box_match[n, j]: predicted box n can stand for the j-th GT box used by a relation (same
+    # class, IoU >= threshold); relation_boxes re-indexes the GT relations into those columns.
+    used, relation_boxes = np.unique(gt.relations[:, :2], return_inverse=True)
+    relations = np.column_stack((relation_boxes.reshape(-1, 2), gt.relations[:, 2]))
+    box_match = (labels[:, None] == gt.labels[None, used]) & (
+        box_iou_plus_one(boxes, gt.boxes[used]) >= iou_threshold
     )
     pairs, rel_scores = pred.rel_pairs, pred.rel_scores
 
     head = pairs[:max_k]
     head_predicates = rel_scores[: len(head), 1:].argmax(axis=1) + 1
-    first_hit = _first_hits(head[:, 0], head[:, 1], head_predicates, box_match, gt.relations)
+    first_hit = _first_hits(head[:, 0], head[:, 1], head_predicates, box_match, relations)
 
     pair_scores = None if obj_scores is None else obj_scores[pairs[:, 0]] * obj_scores[pairs[:, 1]]
     nogc_rows, nogc_predicates = nogc_ranking(rel_scores, pair_scores)
     first_hit_nogc = _first_hits(
-        pairs[nogc_rows, 0], pairs[nogc_rows, 1], nogc_predicates, box_match, gt.relations
+        pairs[nogc_rows, 0], pairs[nogc_rows, 1], nogc_predicates, box_match, relations
     )
 
     first_hit_gt_pairs = None
@@ -217,6 +225,6 @@ def match_image(
             pairs[rows, 1],
             rel_scores[rows, 1:].argmax(axis=1) + 1,
             box_match,
-            gt.relations,
+            relations,
         )
     return ImageMatches(first_hit, first_hit_nogc, first_hit_gt_pairs)

@@ -221,3 +221,10 @@ def test_invalid_predictions_give_one_clear_error():
     good = all_pairs_prediction([B0, B1], [1, 2], [1, 1], [[0, 1]], [{1: 0.9}])
     with pytest.raises(ValueError, match="GT predicate label 7"):
         evaluate([bad_gt], [good], SGGMode.PREDCLS)
+
+
+def test_inconsistent_gt_is_reported_with_the_image_index():
+    bad = gt_image([B0, B1], [1, 2], [[0, 3, 1]])
+    good = all_pairs_prediction([B0, B1], [1, 2], [1, 1], [[0, 1]], [{1: 0.9}])
+    with pytest.raises(ValueError, match="image 0: GT relation_tuple refers to box 3"):
+        evaluate([bad], [good], SGGMode.SGDET)
