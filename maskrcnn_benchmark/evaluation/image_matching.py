@@ -214,12 +214,11 @@ def match_image(
 
     first_hit_gt_pairs = None
     if mode.uses_gt_boxes:
-        # Exact index-pair comparison (SGB encodes pairs as s * 1024 + o: equal below 1024 boxes).
-        stride = max(len(boxes), int(gt.relations[:, :2].max(initial=0)) + 1)
-        on_gt_pair = np.isin(
-            pairs[:, 0] * stride + pairs[:, 1], gt.relations[:, 0] * stride + gt.relations[:, 1]
-        )
-        rows = np.flatnonzero(on_gt_pair)[:max_k]
+        # Exact index-pair lookup (SGB encodes pairs as s * 1024 + o: equal below 1024 boxes).
+        size = max(len(boxes), len(gt.labels))  # SGCls may see fewer boxes than the GT has
+        is_gt_pair = np.zeros((size, size), dtype=bool)
+        is_gt_pair[gt.relations[:, 0], gt.relations[:, 1]] = True
+        rows = np.flatnonzero(is_gt_pair[pairs[:, 0], pairs[:, 1]])[:max_k]
         first_hit_gt_pairs = _first_hits(
             pairs[rows, 0],
             pairs[rows, 1],

@@ -228,3 +228,12 @@ def test_inconsistent_gt_is_reported_with_the_image_index():
     good = all_pairs_prediction([B0, B1], [1, 2], [1, 1], [[0, 1]], [{1: 0.9}])
     with pytest.raises(ValueError, match="image 0: GT relation_tuple refers to box 3"):
         evaluate([bad], [good], SGGMode.SGDET)
+
+
+def test_sgcls_with_fewer_predicted_boxes_than_gt_boxes(eval_log):
+    # The GT has 3 boxes, the prediction 2 (SGB warns); GT row (0,1,rel1) is still recalled.
+    gt = gt_image([B0, B1, B2], [1, 2, 3], [[0, 1, 1], [1, 2, 2]])
+    pred = all_pairs_prediction([B0, B1], [1, 2], [1, 1], [[0, 1], [1, 0]], [{1: 0.9}, {1: 0.1}])
+    m = evaluate([gt], [pred], SGGMode.SGCLS, ks=(1,))
+    assert (m["R"]["1"], m["A"]["1"]) == (0.5, 0.5)
+    assert "Num of GT boxes is not matching with num of pred boxes in SGCLS" in eval_log.text
