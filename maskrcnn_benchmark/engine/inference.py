@@ -110,8 +110,8 @@ def compute_predictions(
     world = comm.get_world_size()
     num_steps = max(comm.all_gather(len(data_loader))) if sync_gather else len(data_loader)
     total = num_images if sync_gather else _local_image_count(data_loader)
-    bar = tqdm(total=total, unit="img", desc="Inference", disable=not (
-        progress and comm.is_main_process()))
+    show = progress and comm.is_main_process()
+    bar = tqdm(total=total, unit="img", desc="Inference", disable=not show)
     was_training = model.training
     model.eval()
     local: dict[int, BoxList] = {}
@@ -121,8 +121,10 @@ def compute_predictions(
     try:
         with torch.no_grad():
             for step in range(num_steps):
+                # past its own batches a rank still joins every gather, with nothing to send
+                has_batch = step < len(data_loader)
                 batch_out = _run_batch(model, next(batches), device, autocast_dtype) if (
-                    step < len(data_loader)) else {}
+                    has_batch) else {}
                 if sync_gather:
                     parts = comm.gather(batch_out)
                     gathered.extend(parts)

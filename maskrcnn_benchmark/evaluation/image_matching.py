@@ -163,14 +163,15 @@ def nogc_ranking(
 
 
 def _validate(gt: ImageGroundTruth, pred: ImagePrediction, mode: SGGMode) -> None:
-    if gt.relations[:, :2].min() < 0 or gt.relations[:, :2].max() >= len(gt.labels):
+    box_indices = gt.relations[:, :2]
+    if box_indices.min(initial=0) < 0 or box_indices.max(initial=-1) >= len(gt.labels):
         raise ValueError(
             f"GT relation_tuple refers to box {int(gt.relations[:, :2].max())} but the GT has "
             f"{len(gt.labels)} boxes; check the dataset's get_groundtruth(evaluation=True)"
         )
     num_boxes = len(gt.labels) if mode is SGGMode.PREDCLS else len(pred.labels)
     pairs = pred.rel_pairs
-    if len(pairs) and (pairs.min() < 0 or pairs.max() >= num_boxes):
+    if pairs.min(initial=0) < 0 or pairs.max(initial=-1) >= num_boxes:
         raise ValueError(
             f"rel_pair_idxs refer to box {int(pairs.max())} but the image has {num_boxes} "
             f"{'GT' if mode is SGGMode.PREDCLS else 'predicted'} boxes ({mode.value}); in PredCls "

@@ -91,10 +91,11 @@ def compute_relation_metrics(
 
     ``num_predicates`` includes background. A value is None when no image qualifies for it.
     """
-    if table.num_images and int(table.predicates.max()) >= num_predicates:
+    if table.predicates.min(initial=0) < 0 or table.predicates.max(initial=0) >= num_predicates:
         raise ValueError(
-            f"GT predicate label {int(table.predicates.max())} >= number of predicate classes "
-            f"{num_predicates}; check MODEL.ROI_RELATION_HEAD.NUM_CLASSES for this dataset"
+            f"GT predicate labels span {int(table.predicates.min())}..{int(table.predicates.max())}"
+            f" but there are {num_predicates} predicate classes; check "
+            "MODEL.ROI_RELATION_HEAD.NUM_CLASSES for this dataset"
         )
     gt_per_image = _per_image(table, np.ones(len(table.predicates)))
     out: dict = {name: {} for name in ("R", "ngR", "mR", "ng-mR")}

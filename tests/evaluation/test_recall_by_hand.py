@@ -219,7 +219,7 @@ def test_invalid_predictions_give_one_clear_error():
         evaluate([gt, gt], [wrong_width], SGGMode.PREDCLS)
     bad_gt = gt_image([B0, B1], [1, 2], [[0, 1, 7]])
     good = all_pairs_prediction([B0, B1], [1, 2], [1, 1], [[0, 1]], [{1: 0.9}])
-    with pytest.raises(ValueError, match="GT predicate label 7"):
+    with pytest.raises(ValueError, match="GT predicate labels span 7..7"):
         evaluate([bad_gt], [good], SGGMode.PREDCLS)
 
 
