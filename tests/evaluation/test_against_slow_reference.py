@@ -15,6 +15,7 @@ from maskrcnn_benchmark.evaluation import (
     SGGEvaluator,
     SGGMode,
     few_shot_bin_group,
+    image_records,
     nogc_ranking,
     zero_shot_group,
 )
@@ -104,15 +105,19 @@ def test_pruned_top_100_equals_a_full_stable_sort(seed):
     np.testing.assert_array_equal(predicates, order % 10 + 1)
 
 
-def test_process_pool_gives_the_serial_results():
-    # 2 workers need >= 2 * 256 images; the parent has used torch's thread pool before forking
-    torch.ones(1000, 1000) @ torch.ones(1000, 1000)
+def test_process_pool_gives_the_serial_results(monkeypatch):
+    monkeypatch.setattr(image_records, "MIN_IMAGES_PER_WORKER", 16)  # pool for 40 images
+    contexts = []
+    get_context = image_records.multiprocessing.get_context
+    monkeypatch.setattr(image_records.multiprocessing, "get_context",
+                        lambda method: contexts.append(method) or get_context(method))
+    torch.ones(1000, 1000) @ torch.ones(1000, 1000)  # the parent has used torch's thread pool
     rng = np.random.default_rng(11)
-    images, predictions = zip(*[random_image(rng, SGGMode.SGCLS) for _ in range(520)])
+    images, predictions = zip(*[random_image(rng, SGGMode.SGCLS) for _ in range(40)])
     dataset = FakeDataset(list(images), NUM_CLASSES, NUM_PREDICATES)
     results = []
     for workers in (0, 2):
         settings = SGGEvalSettings(SGGMode.SGCLS, KS, 0.5, NUM_PREDICATES, num_workers=workers,
                                    detection_map=False)
         results.append(SGGEvaluator(settings).evaluate(dataset, list(predictions)).metrics)
-    assert results[0] == results[1]
+    assert results[0] == results[1] and contexts == ["fork"]
