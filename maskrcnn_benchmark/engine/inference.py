@@ -22,6 +22,7 @@ import torch
 from tqdm import tqdm
 
 from maskrcnn_benchmark.evaluation import (
+    SGGEvaluator,
     build_sgg_evaluator,
     check_val_metric,
     load_predictions,
@@ -148,12 +149,11 @@ def compute_predictions(
 
 
 def _evaluate_on_main(
-    cfg: Any, dataset: Any, predictions: list[BoxList], dataset_name: str,
-    output_folder: str | None, from_cache: bool, statistics: Any, load_triplets: Any,
+    cfg: Any, evaluator: SGGEvaluator, dataset: Any, predictions: list[BoxList],
+    dataset_name: str, output_folder: str | None, from_cache: bool,
 ) -> InferenceResult:
     if output_folder and not from_cache:  # saved before evaluating: a failure keeps the run
         save_predictions(os.path.join(output_folder, "predictions.pth"), predictions, dataset_name)
-    evaluator = build_sgg_evaluator(cfg, statistics, load_triplets)
     output = evaluator.evaluate(dataset, predictions, progress=True)
     score = metric_value(output.metrics, cfg.SOLVER.VAL_METRIC)
     output.metrics["dataset"] = dataset_name
@@ -183,9 +183,11 @@ def inference(
     ``output_folder`` None (validation) saves nothing. ``statistics`` gives zero-/few-shot
     membership (``train_triplet_count``).
     """
+    # Configuration errors surface on every rank before the model runs, not after.
     check_val_metric(cfg.SOLVER.VAL_METRIC, cfg.TEST.RELATION.RECALL_KS)
     if cfg.DTYPE not in AUTOCAST_DTYPES:
         raise ValueError(f"DTYPE '{cfg.DTYPE}' must be one of {sorted(AUTOCAST_DTYPES)}")
+    evaluator = build_sgg_evaluator(cfg, statistics, load_triplets)
     dataset = data_loader.dataset
     cache = os.path.join(output_folder, "predictions.pth") if output_folder else ""
     from_cache = comm.broadcast_object(
@@ -204,8 +206,7 @@ def inference(
             if from_cache:
                 predictions = load_predictions(cache, dataset_name, len(dataset))
             result = _evaluate_on_main(
-                cfg, dataset, predictions, dataset_name, output_folder, from_cache, statistics,
-                load_triplets,
+                cfg, evaluator, dataset, predictions, dataset_name, output_folder, from_cache
             )
     except Exception as exc:
         if comm.is_main_process():  # tell the other ranks before raising, so none waits forever

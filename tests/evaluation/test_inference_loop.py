@@ -183,3 +183,16 @@ def test_two_gloo_ranks_with_different_image_counts(tmp_path):
         assert rank0["indices"] == list(range(NUM_IMAGES)) and rank1["indices"] is None
         assert rank0["score"] == rank1["score"] == 1.0
         assert rank0["num_images"] == rank1["num_images"] == NUM_IMAGES
+
+
+def test_configuration_errors_surface_before_the_model_runs(tmp_path):
+    model, cfg = FakeRelationModel(), make_cfg(tmp_path)
+    cfg.TEST.RELATION.FEW_SHOT_DIR = str(tmp_path)
+    cfg.TEST.RELATION.FEW_SHOT_EXACT_KS = (5,)
+    with pytest.raises(FileNotFoundError, match="vg-5-shot-triplets.pytorch"):
+        inference(cfg, model, loader(make_dataset(), list(range(NUM_IMAGES))), "fake_test")
+    cfg.TEST.RELATION.FEW_SHOT_EXACT_KS = ()
+    cfg.SOLVER.VAL_METRIC = "mR@30"
+    with pytest.raises(ValueError, match="K=30 is not in TEST.RELATION.RECALL_KS"):
+        inference(cfg, model, loader(make_dataset(), list(range(NUM_IMAGES))), "fake_test")
+    assert model.calls == 0
