@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from maskrcnn_benchmark.config import get_cfg
 from maskrcnn_benchmark.structures.bounding_box import BoxList
 
 
@@ -79,3 +80,57 @@ class FakeStatistics:
         self.calls += 1
         return torch.tensor([self.counts.get(tuple(t), 0) for t in triplets.tolist()],
                             dtype=torch.int64)
+
+
+def _relations(target):
+    if target.has_field("relation_tuple"):
+        return target.get_field("relation_tuple").tolist()
+    matrix = target.get_field("relation")  # VGDataset training-style target: [N, N] predicates
+    return [[s, o, int(matrix[s, o])] for s, o in torch.nonzero(matrix).tolist()]
+
+
+class FakeRelationModel(torch.nn.Module):
+    """Returns contract-format PredCls predictions that recall the target's relations."""
+
+    def __init__(self, num_predicates=6):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.ones(1))
+        self.num_predicates = num_predicates
+        self.calls = 0
+
+    def forward(self, images, targets):
+        assert not self.training and not torch.is_grad_enabled()
+        self.calls += 1
+        outputs = []
+        for target in targets:
+            n = len(target)
+            subjects, objects = torch.nonzero(~torch.eye(n, dtype=torch.bool), as_tuple=True)
+            pairs = torch.stack([subjects, objects], 1)
+            rel_scores = torch.zeros(len(pairs), self.num_predicates)
+            rel_scores[:, 0] = 1.0
+            for s, o, p in _relations(target):
+                row = (pairs[:, 0] == s) & (pairs[:, 1] == o)
+                rel_scores[row, 0], rel_scores[row, p] = 0.1, 0.9
+            order = torch.sort(rel_scores[:, 1:].max(1).values, descending=True, stable=True)[1]
+            out = BoxList(target.bbox.clone(), target.size)
+            out.add_field("pred_labels", target.get_field("labels"))
+            out.add_field("pred_scores", torch.ones(n))
+            out.add_field("rel_pair_idxs", pairs[order])
+            out.add_field("pred_rel_scores", rel_scores[order] * self.weight)
+            out.add_field("pred_rel_labels", rel_scores[order][:, 1:].argmax(1) + 1)
+            if target.has_field("index"):  # ImageDataset marks its targets for the gather tests
+                out.add_field("index", target.get_field("index"))
+            outputs.append(out)
+        return outputs
+
+
+def make_cfg(output_dir="."):
+    cfg = get_cfg()
+    cfg.MODEL.DEVICE = "cpu"
+    cfg.MODEL.ROI_RELATION_HEAD.USE_GT_BOX = True
+    cfg.MODEL.ROI_RELATION_HEAD.USE_GT_OBJECT_LABEL = True
+    cfg.MODEL.ROI_RELATION_HEAD.NUM_CLASSES = 6
+    cfg.DATALOADER.NUM_WORKERS = 0
+    cfg.SOLVER.VAL_METRIC = "mR@50"
+    cfg.OUTPUT_DIR = str(output_dir)
+    return cfg

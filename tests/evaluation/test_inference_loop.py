@@ -8,12 +8,10 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from eval_fakes import FakeDataset, FakeStatistics, gt_image
+from eval_fakes import FakeDataset, FakeRelationModel, FakeStatistics, gt_image, make_cfg
 from torch.utils.data import DataLoader
 
-from maskrcnn_benchmark.config import get_cfg
 from maskrcnn_benchmark.engine.inference import compute_predictions, inference
-from maskrcnn_benchmark.structures.bounding_box import BoxList
 from maskrcnn_benchmark.structures.image_list import to_image_list
 
 NUM_IMAGES = 10
@@ -39,39 +37,6 @@ def make_dataset():
     return ImageDataset(images)
 
 
-class FakeRelationModel(torch.nn.Module):
-    """Returns contract-format PredCls predictions that recall the target's relations."""
-
-    def __init__(self):
-        super().__init__()
-        self.weight = torch.nn.Parameter(torch.ones(1))
-        self.calls = 0
-
-    def forward(self, images, targets):
-        assert not self.training and not torch.is_grad_enabled()
-        self.calls += 1
-        outputs = []
-        for target in targets:
-            n = len(target)
-            subjects, objects = torch.nonzero(~torch.eye(n, dtype=torch.bool), as_tuple=True)
-            pairs = torch.stack([subjects, objects], 1)
-            rel_scores = torch.zeros(len(pairs), 6)
-            rel_scores[:, 0] = 1.0
-            for s, o, p in target.get_field("relation_tuple").tolist():
-                row = (pairs[:, 0] == s) & (pairs[:, 1] == o)
-                rel_scores[row, 0], rel_scores[row, p] = 0.1, 0.9
-            order = torch.sort(rel_scores[:, 1:].max(1).values, descending=True, stable=True)[1]
-            out = BoxList(target.bbox.clone(), target.size)
-            out.add_field("pred_labels", target.get_field("labels"))
-            out.add_field("pred_scores", torch.ones(n))
-            out.add_field("rel_pair_idxs", pairs[order])
-            out.add_field("pred_rel_scores", rel_scores[order] * self.weight)
-            out.add_field("pred_rel_labels", rel_scores[order][:, 1:].argmax(1) + 1)
-            out.add_field("index", target.get_field("index"))
-            outputs.append(out)
-        return outputs
-
-
 def collate(batch):
     images, targets, indices = zip(*batch)
     return to_image_list(list(images)), list(targets), list(indices)
@@ -79,18 +44,6 @@ def collate(batch):
 
 def loader(dataset, indices, batch_size=2):
     return DataLoader(dataset, batch_size=batch_size, sampler=indices, collate_fn=collate)
-
-
-def make_cfg(output_dir="."):
-    cfg = get_cfg()
-    cfg.MODEL.DEVICE = "cpu"
-    cfg.MODEL.ROI_RELATION_HEAD.USE_GT_BOX = True
-    cfg.MODEL.ROI_RELATION_HEAD.USE_GT_OBJECT_LABEL = True
-    cfg.MODEL.ROI_RELATION_HEAD.NUM_CLASSES = 6
-    cfg.DATALOADER.NUM_WORKERS = 0
-    cfg.SOLVER.VAL_METRIC = "mR@50"
-    cfg.OUTPUT_DIR = str(output_dir)
-    return cfg
 
 
 def test_single_process_inference_evaluates_saves_and_restores_train_mode(tmp_path):
