@@ -66,7 +66,8 @@ def _flyer(b: SceneBuilder, name: str) -> None:
     for _ in range(10):
         cx = b.rng.uniform(w / 2 + 1, s.width - w / 2 - 2)
         box = b.box_at(cx, b.rng.uniform(h + 2, s.horizon - 4), w, h)
-        if all(iom(box, o.box) == 0 for o in b.objects if o.name not in ("sky", *GROUND)):
+        margin = (box[0] - 6, box[1] - 6, box[2] + 6, box[3] + 6)  # keep clear of heads
+        if all(iom(margin, o.box) == 0 for o in b.objects if o.name not in ("sky", *GROUND)):
             idx = b.add(name, box, "flying" if name == "bird" else "", depth=-50.0)
             b.link(idx, 0, "flying in")
             return
@@ -164,7 +165,7 @@ def _street(b: SceneBuilder) -> None:
     _people(b, street, [1, 2, 3], [0.35, 0.45, 0.2], {"standing": 0.55, "walking": 0.45},
             anywhere, {"umbrella": 0.25, "bag": 0.2})
     for v in vehicles:
-        if b.chance(0.35):
+        if b.chance(0.4):
             add_companion(b, v, street)
     if b.chance(0.2):
         add_tree(b, street, (b.scene.horizon + 3, b.scene.horizon + 12), link_ground=False)
@@ -199,9 +200,9 @@ def _park(b: SceneBuilder) -> None:
                 if name is not None:
                     add_lier(b, name, bench, (box[0] + box[2]) / 2,
                              b.anchor(bench, "seat")[1], b.person_height(box[3]))
-            if b.chance(0.15):
-                _under(b, bench, grass, "cat", "lying")
-            if b.chance(0.3):
+            if b.chance(0.25):
+                _under(b, bench, grass, b.choice(["cat", "dog"]), "lying")
+            if b.chance(0.4):
                 add_companion(b, bench, grass)
     if b.chance(0.3):
         horse = add_animal(b, "horse", "standing", grass, anywhere)
@@ -209,7 +210,7 @@ def _park(b: SceneBuilder) -> None:
             group = _group(b, horse, grass, "standing on", 0.45)
             if b.chance(0.65):
                 _use_one(b, group, add_rider)
-            if b.chance(0.3):
+            if b.chance(0.4):
                 add_companion(b, horse, grass)
     if b.chance(0.15):
         bike = add_vehicle(b, "bike", grass, anywhere, parked=True)
@@ -291,7 +292,7 @@ def _indoor(b: SceneBuilder) -> None:
             b.link(table, floor, "on")
             furniture.append(table)
             _on_table(b, table, floor)
-            if b.chance(0.2):
+            if b.chance(0.35):
                 _under(b, table, floor, b.choice(["cat", "dog"]), "lying")
     for _ in range(b.choice([0, 1, 2], [0.4, 0.4, 0.2])):
         box = b.find_spot("chair", "", 0.55, anywhere) if b.room(1) else None
@@ -303,7 +304,7 @@ def _indoor(b: SceneBuilder) -> None:
         furniture.extend(group)
         if b.chance(0.55):
             _use_one(b, group, add_sitter)
-        elif b.chance(0.2):
+        elif b.chance(0.35):
             _under(b, chair, floor, "cat", b.choice(["standing", "lying"]))
     if b.chance(0.35) and b.room(1):
         box = b.find_spot("bed", "", 0.48, anywhere)
@@ -315,7 +316,7 @@ def _indoor(b: SceneBuilder) -> None:
     _people(b, floor, [0, 1, 2], [0.25, 0.5, 0.25], {"standing": 0.6, "walking": 0.4},
             anywhere, {"cup": 0.2, "bag": 0.1})
     for f in furniture:
-        if b.chance(0.25):
+        if b.chance(0.35):
             add_companion(b, f, floor)
     for name in ("dog", "cat"):
         if b.chance(0.25):

@@ -16,10 +16,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .rules import GROUP_RULES, ConstraintState, pair_allowed
+from .rules import GROUP_RULES, PAIR_RULES, ConstraintState, pair_allowed
 
-__all__ = ["allowed_mask", "decode_graph", "rank_triplets", "recall_at_k", "mean_recall_at_k",
-           "accuracy_and_mean_recall", "graph_f1"]
+__all__ = ["allowed_mask", "contested_pairs", "decode_graph", "rank_triplets", "recall_at_k",
+           "mean_recall_at_k", "accuracy_and_mean_recall", "graph_f1"]
 
 
 def allowed_mask(classes: Sequence[str], boxes: np.ndarray, pairs: np.ndarray,
@@ -30,6 +30,32 @@ def allowed_mask(classes: Sequence[str], boxes: np.ndarray, pairs: np.ndarray,
         for p, name in enumerate(predicates, start=1):
             mask[m, p] = pair_allowed(name, classes[s], classes[o], boxes[s], boxes[o])
     return mask
+
+
+def _admits(pred: str, subj: str, obj: str) -> bool:
+    rule = PAIR_RULES[pred]
+    return (rule.subjects is None or subj in rule.subjects) and (
+        rule.objects is None or obj in rule.objects)
+
+
+def contested_pairs(classes: Sequence[str], pairs: np.ndarray) -> np.ndarray:
+    """[M] bool: pairs that share an object with another given pair under a scene rule whose
+    predicates both pairs' classes admit (e.g. a person's pairs with a horse and with the
+    grass both admit a support word, but the person has one support). Depends on the classes
+    only, not on any prediction."""
+    out = np.zeros(len(pairs), dtype=bool)
+    for rule in GROUP_RULES:
+        for side, family in ((0, rule.outgoing), (1, rule.incoming)):
+            members: dict[int, list[int]] = {}
+            for m, pair in enumerate(pairs):
+                node = int(pair[side])
+                if family and (rule.classes is None or classes[node] in rule.classes) and any(
+                        _admits(p, classes[pair[0]], classes[pair[1]]) for p in family):
+                    members.setdefault(node, []).append(m)
+            for ms in members.values():
+                if len(ms) > 1:
+                    out[ms] = True
+    return out
 
 
 def _family_mass(scores: np.ndarray, pairs: np.ndarray, classes: Sequence[str],

@@ -16,7 +16,8 @@ from .annotation import ZERO_SHOT
 from .palette import CLASS_COLORS, CLASS_PATTERNS
 from .shape_table import get_shape
 
-__all__ = ["SceneObject", "Scene", "SceneBuilder", "MAX_OBJECTS", "MIN_SIDE", "FLAT_POSES", "iom"]
+__all__ = ["SceneObject", "Scene", "SceneBuilder", "MAX_OBJECTS", "MIN_SIDE", "FLAT_POSES",
+           "iom", "perched"]
 
 MAX_OBJECTS = 15
 MIN_SIDE = 14  # shorter box side of stand-alone objects, in pixels
@@ -62,6 +63,14 @@ def iom(a: tuple[int, ...], b: tuple[int, ...]) -> float:
     area_a = (a[2] - a[0] + 1) * (a[3] - a[1] + 1)
     area_b = (b[2] - b[0] + 1) * (b[3] - b[1] + 1)
     return w * h / min(area_a, area_b)
+
+
+def perched(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    """Whether ``a`` (farther, its bottom hidden in ``b``) ends in the top part of ``b``: it
+    would look as if standing on ``b``."""
+    if a[3] >= b[3] or a[2] < b[0] or b[2] < a[0]:
+        return False
+    return b[1] <= a[3] < b[1] + 0.4 * (b[3] - b[1] + 1)
 
 
 class SceneBuilder:
@@ -157,11 +166,17 @@ class SceneBuilder:
              ignore: tuple[int, ...] = (), flat: bool = False) -> bool:
         """Whether the box overlaps no placed blocker by more than ``max_overlap`` (IoM).
 
-        A flat box (``flat``) and flat blockers admit no overlap at all.
+        A flat box (``flat``) and flat blockers admit no overlap at all, and no box may seem
+        to stand on top of another (``perched``), ignored blockers included.
         """
-        return all(iom(box, self.objects[i].box) <= (0.0 if flat or i in self.flat
-                                                     else max_overlap)
-                   for i in self.blockers if i not in ignore)
+        for i in self.blockers:
+            other = self.objects[i].box
+            if perched(box, other) or perched(other, box):
+                return False
+            limit = 0.0 if flat or i in self.flat else max_overlap
+            if i not in ignore and iom(box, other) > limit:
+                return False
+        return True
 
     def find_spot(self, name: str, pose: str, rel_height: float, y_range: tuple[float, float],
                   x_range: tuple[float, float] | None = None, max_overlap: float = 0.3,
