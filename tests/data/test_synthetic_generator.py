@@ -168,3 +168,8 @@ def test_bad_arguments_are_named(tmp_path):
         generate_dataset(str(tmp_path / "x"), "huge")
     with pytest.raises(FileNotFoundError, match="make_synthetic_vg"):
         read_vg_records(str(tmp_path / "missing"))
+    broken = tmp_path / "broken"
+    generate_dataset(str(broken), "tiny", num_images=2, workers=1)
+    (broken / H5_NAME).write_bytes(b"not an h5 file")
+    with pytest.raises(ValueError, match="cannot be read as a VG150 h5"):
+        read_vg_records(str(broken))

@@ -41,7 +41,7 @@ def _dress(b: SceneBuilder, idx: int, helmet: bool) -> None:
         items.append("helmet" if helmet else "hat")
     for k, item in enumerate(items):
         box = b.region_box(idx, regions["hat" if item == "helmet" else item])
-        if not b.room(1) or box[2] - box[0] + 1 < 18 or box[3] - box[1] + 1 < 8:
+        if not b.room(1) or box[2] - box[0] + 1 < 18 or box[3] - box[1] + 1 < 10:
             continue
         pose = person.pose if item in ("shirt", "pants") else ""
         worn = b.add(item, box, pose, depth=person.depth + 0.01 * (k + 1), facing=person.facing)

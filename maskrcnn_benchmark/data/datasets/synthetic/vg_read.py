@@ -17,6 +17,10 @@ from ..vg_format import BOX_SCALE, DICTS_NAME, H5_NAME, IMAGE_DATA_NAME, VGImage
 
 __all__ = ["read_vg_records", "read_vocabulary"]
 
+_H5_KEYS = ("split", "img_to_first_box", "img_to_last_box", "img_to_first_rel",
+            "img_to_last_rel", "labels", "boxes_1024", "attributes", "relationships",
+            "predicates")
+
 
 def _require(path: str) -> str:
     if not os.path.isfile(path):
@@ -40,11 +44,13 @@ def read_vg_records(data_dir: str) -> list[VGImageRecord]:
     """Every image of a VG150 folder with float xyxy boxes in original pixels."""
     with open(_require(os.path.join(data_dir, IMAGE_DATA_NAME))) as f:
         infos = json.load(f)
-    with h5py.File(_require(os.path.join(data_dir, H5_NAME)), "r") as h5:
-        arrays = {k: h5[k][()] for k in ("split", "img_to_first_box", "img_to_last_box",
-                                         "img_to_first_rel", "img_to_last_rel", "labels",
-                                         "boxes_1024", "attributes", "relationships",
-                                         "predicates")}
+    h5_path = _require(os.path.join(data_dir, H5_NAME))
+    try:
+        with h5py.File(h5_path, "r") as h5:
+            arrays = {k: h5[k][()] for k in _H5_KEYS}
+    except (OSError, KeyError) as err:
+        raise ValueError(f"{h5_path} cannot be read as a VG150 h5 ({err}); regenerate the "
+                         "data set") from None
     if len(infos) != len(arrays["split"]):
         raise ValueError(f"{data_dir}: {IMAGE_DATA_NAME} has {len(infos)} images but {H5_NAME} "
                          f"has {len(arrays['split'])}; regenerate the data set")
