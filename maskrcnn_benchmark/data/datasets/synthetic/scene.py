@@ -8,7 +8,9 @@ touches the ground, and things are painted in increasing ``depth``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 
@@ -19,6 +21,7 @@ from .shape_table import get_shape
 __all__ = ["SceneObject", "Scene", "SceneBuilder", "MAX_OBJECTS", "MIN_SIDE", "FLAT_POSES",
            "iom", "perched"]
 
+T = TypeVar("T")
 MAX_OBJECTS = 15
 MIN_SIDE = 14  # shorter box side of stand-alone objects, in pixels
 # Poses of things lying on the ground: anything overlapping them would seem to stand on them.
@@ -102,8 +105,8 @@ class SceneBuilder:
         """A biased coin."""
         return bool(self.rng.random() < p)
 
-    def choice(self, options: list | tuple, p: list[float] | None = None):
-        """One of ``options``."""
+    def choice(self, options: Sequence[T], p: Sequence[float] | None = None) -> T:
+        """One of ``options`` (with probabilities ``p``, normalised)."""
         if p is not None:
             p = np.asarray(p, dtype=np.float64) / np.sum(p)
         return options[int(self.rng.choice(len(options), p=p))]
