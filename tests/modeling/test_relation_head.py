@@ -1,6 +1,5 @@
-"""The relation head inside a small, randomly initialised detector: every predictor and task."""
+"""The relation head and its feature extractors on hand-made inputs and a tiny detector."""
 
-import itertools
 import json
 from pathlib import Path
 
@@ -20,11 +19,10 @@ from maskrcnn_benchmark.structures.bounding_box import BoxList
 from tests.modeling.relation_data.synthetic import (
     OBJ_CLASSES,
     REL_CLASSES,
-    TASK_FLAGS,
     make_statistics,
     make_target,
-    small_cfg,
 )
+from tests.modeling.relation_data.synthetic import detector_cfg as shared_detector_cfg
 
 SGB_KEYS = json.loads((Path(__file__).parent / "relation_data" / "sgb_relation_keys.json")
                       .read_text())
@@ -33,92 +31,9 @@ IMAGE_SIZE = (64, 48)  # (W, H)
 
 
 def detector_cfg(predictor, task, **overrides):
-    """A tiny R-18-FPN detector (random weights) with the relation head on."""
-    cfg = small_cfg(predictor, task, **overrides)
-    model = cfg.MODEL
-    model.RELATION_ON = True
-    model.BACKBONE.CONV_BODY = "R-18-FPN"
-    model.RESNETS.TRANS_FUNC = "BasicBlockWithFixedBatchNorm"
-    model.RESNETS.STEM_OUT_CHANNELS = 8
-    model.RESNETS.RES2_OUT_CHANNELS = 8
-    model.RESNETS.BACKBONE_OUT_CHANNELS = SGB_KEYS["dims"]["fpn_channels"]
-    model.RPN.USE_FPN = True
-    model.RPN.ANCHOR_SIZES = (16, 32, 64, 128, 256)
-    model.RPN.ANCHOR_STRIDE = (4, 8, 16, 32, 64)
-    model.RPN.RPN_MID_CHANNEL = 8
-    model.RPN.PRE_NMS_TOP_N_TRAIN = model.RPN.PRE_NMS_TOP_N_TEST = 100
-    model.RPN.POST_NMS_TOP_N_TRAIN = model.RPN.POST_NMS_TOP_N_TEST = 40
-    model.RPN.FPN_POST_NMS_TOP_N_TRAIN = model.RPN.FPN_POST_NMS_TOP_N_TEST = 40
-    model.RPN.FPN_POST_NMS_PER_BATCH = False
-    model.ROI_RELATION_HEAD.ADD_GTBOX_TO_PROPOSAL_IN_TRAIN = True
-    model.ROI_HEADS.USE_FPN = True
-    model.ROI_HEADS.SCORE_THRESH = 0.0
-    model.ROI_HEADS.DETECTIONS_PER_IMG = 8
-    model.ROI_BOX_HEAD.POOLER_RESOLUTION = SGB_KEYS["dims"]["pooler_resolution"]
-    model.ROI_BOX_HEAD.POOLER_SCALES = tuple(SGB_KEYS["dims"]["pooler_scales"])
-    model.ROI_BOX_HEAD.POOLER_SAMPLING_RATIO = 2
-    return cfg
-
-
-def _images_and_targets(seed=0):
-    generator = torch.Generator().manual_seed(seed)
-    targets = [make_target(4, [(0, 1, 1), (2, 3, 2), (3, 0, 4)], IMAGE_SIZE, generator),
-               make_target(1, [], IMAGE_SIZE, generator),
-               make_target(3, [], IMAGE_SIZE, generator)]
-    images = [torch.randn(3, IMAGE_SIZE[1], IMAGE_SIZE[0], generator=generator) for _ in targets]
-    return images, targets
-
-
-def _detector_state(model):
-    parts = ("backbone.", "rpn.", "roi_heads.box.")
-    return {k: v.clone() for k, v in model.state_dict().items() if k.startswith(parts)}
-
-
-@pytest.mark.parametrize("name,task", list(itertools.product(PREDICTORS, TASK_FLAGS)))
-def test_train_step_and_prediction_with_a_frozen_detector(name, task):
-    torch.manual_seed(0)
-    model = build_detection_model(detector_cfg(name, task), make_statistics())
-    images, targets = _images_and_targets()
-    before = _detector_state(model)
-    relation_before = {k: v.clone() for k, v in model.roi_heads.relation.state_dict().items()}
-    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01)
-
-    model.train()
-    losses = model(images, targets)
-    assert {"loss_rel", "loss_refine_obj"} <= set(losses)
-    assert all(k.startswith("loss_") and v.dim() == 0 and torch.isfinite(v)
-               for k, v in losses.items())
-    sum(losses.values()).backward()
-    for part in (model.backbone, model.rpn, model.roi_heads.box):
-        assert all(not p.requires_grad and p.grad is None for p in part.parameters())
-    optimizer.step()
-    after = _detector_state(model)
-    assert all(torch.equal(before[k], after[k]) for k in before)  # BN stats included
-    changed = [k for k, v in model.roi_heads.relation.state_dict().items()
-               if not torch.equal(v, relation_before[k])]
-    assert any(k.startswith("predictor.") for k in changed)
-    assert any(k.startswith("box_feature_extractor.") for k in changed)
-
-    model.eval()
-    with torch.no_grad():
-        results = model(images, targets)
-    assert len(results) == len(images)
-    for result, target in zip(results, targets):
-        num = len(result)
-        if task != "sgdet":
-            assert torch.equal(result.bbox, target.bbox)
-        pairs = result.get_field("rel_pair_idxs")
-        assert pairs.shape[1] == 2 and ((pairs >= 0) & (pairs < num)).all()
-        if task != "sgdet":  # every ordered pair, or the (0, 0) placeholder for one box
-            assert len(pairs) == (num * (num - 1) if num > 1 else 1)
-        assert result.get_field("pred_labels").shape == (num,)
-        assert result.get_field("pred_scores").shape == (num,)
-        assert result.get_field("pred_rel_scores").shape == (len(pairs), len(REL_CLASSES))
-        assert result.get_field("pred_rel_labels").shape == (len(pairs),)
-        assert (result.get_field("pred_rel_labels") >= 1).all()
-        if task == "predcls":
-            assert torch.equal(result.get_field("pred_labels"), target.get_field("labels"))
-            assert torch.allclose(result.get_field("pred_scores"), torch.ones(num))
+    dims = SGB_KEYS["dims"]
+    return shared_detector_cfg(predictor, task, fpn_channels=dims["fpn_channels"],
+                               resolution=dims["pooler_resolution"], **overrides)
 
 
 def test_single_image_with_one_object_trains():

@@ -69,6 +69,35 @@ def small_cfg(predictor: str, task: str, **overrides):
     return cfg
 
 
+def detector_cfg(predictor: str, task: str, fpn_channels: int = 8, resolution: int = 3,
+                 **overrides):
+    """``small_cfg`` plus a tiny R-18-FPN detector (random weights) with the relation head on."""
+    cfg = small_cfg(predictor, task, **overrides)
+    model = cfg.MODEL
+    model.RELATION_ON = True
+    model.BACKBONE.CONV_BODY = "R-18-FPN"
+    model.RESNETS.TRANS_FUNC = "BasicBlockWithFixedBatchNorm"
+    model.RESNETS.STEM_OUT_CHANNELS = 8
+    model.RESNETS.RES2_OUT_CHANNELS = 8
+    model.RESNETS.BACKBONE_OUT_CHANNELS = fpn_channels
+    model.RPN.USE_FPN = True
+    model.RPN.ANCHOR_SIZES = (16, 32, 64, 128, 256)
+    model.RPN.ANCHOR_STRIDE = (4, 8, 16, 32, 64)
+    model.RPN.RPN_MID_CHANNEL = 8
+    model.RPN.PRE_NMS_TOP_N_TRAIN = model.RPN.PRE_NMS_TOP_N_TEST = 100
+    model.RPN.POST_NMS_TOP_N_TRAIN = model.RPN.POST_NMS_TOP_N_TEST = 40
+    model.RPN.FPN_POST_NMS_TOP_N_TRAIN = model.RPN.FPN_POST_NMS_TOP_N_TEST = 40
+    model.RPN.FPN_POST_NMS_PER_BATCH = False
+    model.ROI_RELATION_HEAD.ADD_GTBOX_TO_PROPOSAL_IN_TRAIN = True
+    model.ROI_HEADS.USE_FPN = True
+    model.ROI_HEADS.SCORE_THRESH = 0.0
+    model.ROI_HEADS.DETECTIONS_PER_IMG = 8
+    model.ROI_BOX_HEAD.POOLER_RESOLUTION = resolution
+    model.ROI_BOX_HEAD.POOLER_SCALES = (0.25, 0.125, 0.0625, 0.03125)
+    model.ROI_BOX_HEAD.POOLER_SAMPLING_RATIO = 2
+    return cfg
+
+
 def random_boxes(num: int, size=(64, 48), generator=None) -> torch.Tensor:
     """xyxy boxes inside an image of ``size`` (W, H)."""
     width, height = size
