@@ -7,6 +7,7 @@ import socket
 import pytest
 import torch
 
+from maskrcnn_benchmark.modeling.roi_heads.relation_head import glove
 from maskrcnn_benchmark.modeling.roi_heads.relation_head.glove import (
     class_name_vectors,
     glove_paths,
@@ -76,14 +77,29 @@ def test_cache_is_written_in_sgb_format_and_used_without_the_text(tmp_path):
                        torch.tensor(VOCAB["horse"]))
 
 
-def test_missing_file_warns_once_naming_the_folder_and_file(tmp_path, caplog):
+class _Records(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+def test_missing_file_warns_once_naming_the_folder_and_file(tmp_path):
     folder = str(tmp_path / "no_glove_here")
-    with caplog.at_level(logging.WARNING):
+    # Listen on the module's own logger: setup_logger may stop the package from propagating.
+    handler = _Records()
+    module_logger = logging.getLogger(glove.__name__)
+    module_logger.addHandler(handler)
+    try:
         class_name_vectors(["man"], folder, 4)
         class_name_vectors(["horse", "start"], folder, 4)
-    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 1
-    assert folder in warnings[0].getMessage() and "glove.6B.4d.txt" in warnings[0].getMessage()
+    finally:
+        module_logger.removeHandler(handler)
+    assert len(handler.records) == 1
+    message = handler.records[0].getMessage()
+    assert folder in message and "glove.6B.4d.txt" in message
 
 
 def test_corrupt_cache_is_one_clear_error(tmp_path):
