@@ -28,7 +28,8 @@ class GeneralizedRCNN(nn.Module):
       detections with ``pred_scores`` and ``pred_labels``.
     - relation mode: training -> the relation head's loss dict (RPN / box losses are never
       computed); eval -> ``roi_heads.relation.post_process(relation_output)``, one BoxList per
-      image. PredCls/SGCls need ``targets`` in eval too.
+      image. PredCls/SGCls need ``targets`` in eval too; their boxes are the GT boxes, so the
+      RPN is skipped (SGB runs it and discards the proposals).
 
     Once :meth:`freeze_detector` is called (done by the builder in relation mode), backbone, RPN
     and box head have ``requires_grad=False``, stay in eval mode whatever ``train()`` says and
@@ -75,7 +76,9 @@ class GeneralizedRCNN(nn.Module):
         grad_context = torch.no_grad() if self.detector_frozen else contextlib.nullcontext()
         with grad_context:
             features = self.backbone(images.tensors)
-            proposals, rpn_losses = self.rpn(images, features, targets, training=self.training)
+            proposals, rpn_losses = None, {}
+            if self.roi_heads.box.uses_proposals:
+                proposals, rpn_losses = self.rpn(images, features, targets, training=self.training)
             detections, box_losses = self.roi_heads.box(
                 features, proposals, targets, training=self.training
             )

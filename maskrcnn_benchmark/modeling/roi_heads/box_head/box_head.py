@@ -62,10 +62,15 @@ class ROIBoxHead(nn.Module):
         self.use_gt_box = use_gt_box
         self.use_gt_object_label = use_gt_object_label
 
+    @property
+    def uses_proposals(self) -> bool:
+        """False for PredCls/SGCls, whose boxes are the GT boxes (the RPN need not run)."""
+        return not (self.relation_on and self.use_gt_box)
+
     def forward(
         self,
         features: Sequence[torch.Tensor],
-        proposals: Sequence[BoxList],
+        proposals: Sequence[BoxList] | None,
         targets: Sequence[BoxList] | None = None,
         training: bool | None = None,
     ) -> tuple[list[BoxList], dict[str, torch.Tensor]]:
@@ -87,7 +92,7 @@ class ROIBoxHead(nn.Module):
     def _forward_relation(
         self,
         features: Sequence[torch.Tensor],
-        proposals: Sequence[BoxList],
+        proposals: Sequence[BoxList] | None,
         targets: Sequence[BoxList] | None,
         training: bool,
     ) -> list[BoxList]:
