@@ -7,6 +7,7 @@ Prints one JSON line: device, image size, batch size, dtype, images/s (bf16 and 
 
 import argparse
 import json
+import sys
 
 import torch
 
@@ -37,7 +38,7 @@ def main() -> None:
     for name, dtype in (("bfloat16", torch.bfloat16), ("float32", None)):
         rates[name] = measure_forward_throughput(model, args.height, args.width, args.batch_size,
                                                  args.iterations, args.warmup, dtype=dtype)
-    print(json.dumps({
+    sys.stdout.write(json.dumps({
         "check": "detector_forward_throughput",
         "device": torch.cuda.get_device_name(0),
         "model": "X-101-32x8d-FPN",
@@ -46,7 +47,7 @@ def main() -> None:
         "images_per_s_bf16": round(rates["bfloat16"], 2),
         "images_per_s_fp32": round(rates["float32"], 2),
         "max_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2),
-    }))
+    }) + "\n")
 
 
 if __name__ == "__main__":

@@ -94,3 +94,18 @@ def test_one_sgd_step_lowers_the_loss_of_the_same_batch():
     with torch.no_grad():
         after = total_loss()
     assert after.item() < before.item()
+
+
+def test_bfloat16_autocast_trains_and_detects_in_float32_outputs():
+    cfg = _cfg()
+    cfg.MODEL.ROI_HEADS.SCORE_THRESH = 0.0
+    model = build_detection_model(cfg)
+    targets = [_target([[5, 6, 40, 50]], [1]), _target([[0, 0, 20, 30]], [2])]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        losses = model.train()(_images(), targets)
+        with torch.no_grad():
+            detections = model.eval()(_images())
+    assert set(losses) == DETECTOR_LOSSES and all(torch.isfinite(v) for v in losses.values())
+    assert len(detections[0]) > 0
+    assert detections[0].bbox.dtype == torch.float32
+    assert detections[0].get_field("pred_scores").dtype == torch.float32
