@@ -2,29 +2,11 @@
 
 maskrcnn-benchmark's NMS kernels measure a box as ``x2 - x1 + 1`` pixels wide (the BoxList
 convention); torchvision measures ``x2 - x1``. Shifting ``x2`` and ``y2`` by one pixel before
-calling torchvision gives exactly the reference IoU, so detections match SGB's.
+calling torchvision gives exactly the reference IoU, so detections match SGB's. The
+implementation lives in ``structures/boxlist_ops.py``; these are the names layers use.
 """
 
-import torch
-from torchvision.ops import batched_nms as _tv_batched_nms
-from torchvision.ops import nms as _tv_nms
-
-from maskrcnn_benchmark.structures.bounding_box import TO_REMOVE
+from maskrcnn_benchmark.structures.boxlist_ops import box_batched_nms as batched_nms
+from maskrcnn_benchmark.structures.boxlist_ops import box_nms as nms
 
 __all__ = ["nms", "batched_nms"]
-
-
-def _to_continuous(boxes: torch.Tensor) -> torch.Tensor:
-    return torch.cat((boxes[:, :2], boxes[:, 2:] + TO_REMOVE), dim=1)
-
-
-def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torch.Tensor:
-    """Indices of the kept xyxy ``boxes`` [N, 4], sorted by decreasing ``scores``."""
-    return _tv_nms(_to_continuous(boxes.float()), scores.float(), iou_threshold)
-
-
-def batched_nms(
-    boxes: torch.Tensor, scores: torch.Tensor, groups: torch.Tensor, iou_threshold: float
-) -> torch.Tensor:
-    """NMS applied independently within each value of ``groups`` (e.g. class labels)."""
-    return _tv_batched_nms(_to_continuous(boxes.float()), scores.float(), groups, iou_threshold)
