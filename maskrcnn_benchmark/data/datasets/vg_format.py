@@ -11,8 +11,9 @@ One data set is four artifacts in a folder:
 - ``VG-SGG-dicts-with-attri.json``: ``label_to_idx`` / ``idx_to_label``, ``predicate_to_idx`` /
   ``idx_to_predicate``, ``attribute_to_idx`` / ``idx_to_attribute`` (1-based, string keys in the
   ``idx_to_*`` maps) and ``object_count`` / ``predicate_count`` / ``attribute_count``.
-- ``image_data.json``: a list aligned with the h5 image rows of ``{image_id, width, height}``.
-- an image folder holding ``{image_id}.jpg``.
+- ``image_data.json``: a list aligned with the h5 image rows of ``{image_id, width, height}``
+  plus the record's ``extra`` fields (e.g. ``file_name`` when it is not ``{image_id}.jpg``).
+- an image folder holding ``{image_id}.jpg`` (or each entry's ``file_name``).
 
 The synthetic benchmark, the GQA converter and the tests all write through ``write_vg_files``.
 """
@@ -50,6 +51,7 @@ class VGImageRecord:
     relations: np.ndarray  # [R, 3] int: subject index, object index (per image), predicate 1..
     split: int = 0  # 0 = train (val is carved from it), 2 = test
     attributes: np.ndarray | None = None  # [N, <=10] int, 0-padded
+    # JSON fields added to this image's image_data.json entry, e.g. {"file_name": "n1.jpg"}.
     extra: dict = field(default_factory=dict)
 
 
@@ -152,7 +154,7 @@ def write_vg_files(
         json.dump(dicts, f)
     image_data_path = os.path.join(out_dir, IMAGE_DATA_NAME)
     with open(image_data_path, "w") as f:
-        json.dump([{"image_id": int(r.image_id), "width": int(r.width), "height": int(r.height)}
-                   for r in records], f)
+        json.dump([{**r.extra, "image_id": int(r.image_id), "width": int(r.width),
+                    "height": int(r.height)} for r in records], f)
     return {"h5": h5_path, "dicts": dicts_path, "image_data": image_data_path,
             "img_dir": os.path.join(out_dir, IMAGE_DIR_NAME)}

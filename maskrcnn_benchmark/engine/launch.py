@@ -1,0 +1,92 @@
+"""Common start-up of the command-line tools: arguments, config, distributed, logging, seeds.
+
+Single process: ``python tools/X.py --config-file F KEY VALUE ...``. Several processes:
+``torchrun --nproc_per_node=N tools/X.py ...`` (env:// rendezvous; NCCL on GPUs, gloo on CPUs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+
+import torch
+from torch import nn
+
+from maskrcnn_benchmark.config import CfgNode, get_cfg
+from maskrcnn_benchmark.utils.comm import (
+    get_local_rank,
+    get_rank,
+    get_world_size,
+    init_distributed,
+    is_distributed,
+)
+from maskrcnn_benchmark.utils.env import seed_all_rng
+from maskrcnn_benchmark.utils.logger import setup_logger
+
+__all__ = ["default_argument_parser", "setup", "resolve_device", "wrap_ddp"]
+
+logger = logging.getLogger(__name__)
+
+
+def default_argument_parser(description: str) -> argparse.ArgumentParser:
+    """``--config-file``, ``--resume/--no-resume`` and trailing ``KEY VALUE`` overrides."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--config-file", default="", metavar="FILE", help="YAML config")
+    parser.add_argument("--no-resume", action="store_true",
+                        help="start fresh even if OUTPUT_DIR holds a last_checkpoint")
+    parser.add_argument("--local_rank", "--local-rank", type=int, default=None,
+                        help=argparse.SUPPRESS)  # accepted from torch.distributed.launch
+    parser.add_argument("opts", nargs=argparse.REMAINDER, default=[],
+                        help="config overrides as KEY VALUE pairs")
+    return parser
+
+
+def resolve_device(device: str) -> str:
+    """The device to run on; a CUDA device without CUDA is an error saying what to do."""
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(
+            f"MODEL.DEVICE is '{device}' but no CUDA device is available; "
+            "add `MODEL.DEVICE cpu` to the command line to run on the CPU"
+        )
+    return device
+
+
+def setup(args: argparse.Namespace, name: str = "maskrcnn_benchmark") -> tuple[CfgNode, str]:
+    """Build the frozen config, start the process group, the logger and the seeds.
+
+    Returns ``(cfg, device)``. Rank 0 writes the final config to ``OUTPUT_DIR/config.yaml``.
+    """
+    cfg = get_cfg()
+    if args.config_file:
+        cfg.merge_from_file(args.config_file)
+    cfg.merge_from_list(args.opts)
+    cfg.freeze()
+    device = init_distributed(resolve_device(cfg.MODEL.DEVICE))
+    if cfg.OUTPUT_DIR:
+        os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
+    setup_logger(name, cfg.OUTPUT_DIR, get_rank())
+    logger.info("Running with %d process(es) on %s", get_world_size(), device)
+    if args.config_file:
+        logger.info("Loaded config file %s", args.config_file)
+    if get_rank() == 0 and cfg.OUTPUT_DIR:
+        path = os.path.join(cfg.OUTPUT_DIR, "config.yaml")
+        with open(path, "w") as f:
+            f.write(cfg.dump())
+        logger.info("Full config saved to %s", path)
+    seed_all_rng(cfg.SEED + get_rank())
+    return cfg, device
+
+
+def wrap_ddp(model: nn.Module, device: str) -> nn.Module:
+    """Wrap in DistributedDataParallel when several processes run; otherwise return ``model``.
+
+    Parameters that a task does not use (e.g. the object decoder in PredCls) are tolerated with
+    ``find_unused_parameters``; buffers are not broadcast (the frozen detector's are identical).
+    """
+    if not is_distributed():
+        return model
+    device_ids = [get_local_rank()] if device.startswith("cuda") else None
+    return nn.parallel.DistributedDataParallel(
+        model, device_ids=device_ids, broadcast_buffers=False, find_unused_parameters=True
+    )

@@ -1,0 +1,298 @@
+"""Checkpoint I/O: SGB-compatible loading and atomic, complete saving.
+
+Files are SGB's container ``{"model": state_dict, "optimizer": ..., "scheduler": ..., ...}`` as
+``OUTPUT_DIR/model_XXXXXXX.pth`` / ``model_final.pth``, plus a text file ``last_checkpoint``
+naming the newest one. Unlike SGB:
+
+- ``last_checkpoint`` holds a path relative to the output folder, so a moved folder resumes
+  (an old absolute path is resolved by its file name inside the folder);
+- every load uses ``torch.load(weights_only=True)``; a file that needs arbitrary pickled Python
+  objects is refused with a message instead of being executed;
+- saves go to a temporary file that is renamed into place, so a crash during a write leaves
+  the previous checkpoint intact;
+- a key of the model present in the file is always loaded as itself; ``load_mapping`` only fills
+  keys the file does not have (SGB would overwrite trained relation weights with the detector's).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+from typing import Any
+
+import torch
+from torch import nn
+
+from maskrcnn_benchmark.utils.comm import is_main_process
+
+__all__ = [
+    "Checkpointer",
+    "load_checkpoint_file",
+    "load_model_state",
+    "LoadReport",
+    "RELATION_LOAD_MAPPING",
+    "unwrap_model",
+    "sanitize_checkpoint_file",
+]
+
+logger = logging.getLogger(__name__)
+
+# Relation training starts from a detector checkpoint: the relation head's own copies of the box
+# feature extractor (and the union-box extractor's MLP) start from the detector's fc6/fc7.
+RELATION_LOAD_MAPPING = {
+    "roi_heads.relation.box_feature_extractor": "roi_heads.box.feature_extractor",
+    "roi_heads.relation.union_feature_extractor.feature_extractor": (
+        "roi_heads.box.feature_extractor"
+    ),
+}
+
+
+def unwrap_model(model: nn.Module) -> nn.Module:
+    """The module inside a DistributedDataParallel wrapper (or the module itself)."""
+    return model.module if hasattr(model, "module") else model
+
+
+def load_checkpoint_file(path: str) -> dict[str, Any]:
+    """Load a checkpoint with weights_only=True; a bare state dict becomes {"model": ...}."""
+    if "://" in path:
+        raise ValueError(
+            f"Checkpoint '{path}' is a URL; nothing is downloaded. Download it yourself and "
+            "point the key (MODEL.WEIGHT / MODEL.PRETRAINED_DETECTOR_CKPT) at the local file."
+        )
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Checkpoint file not found: {path}")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise ValueError(
+            f"Checkpoint {path} holds pickled Python objects that weights_only loading refuses "
+            f"({str(err).splitlines()[0]}). Only load files you trust: re-save its tensors with "
+            "`python tools/sanitize_checkpoint.py IN OUT` and load OUT."
+        ) from None
+    except (RuntimeError, EOFError, OSError) as err:
+        raise ValueError(f"Checkpoint {path} is not a readable torch file: {err}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"Checkpoint {path} holds a {type(data).__name__}, expected a dict")
+    if "model" not in data:
+        if all(isinstance(v, torch.Tensor) for v in data.values()):
+            data = {"model": data}
+        else:
+            raise ValueError(f"Checkpoint {path} has no 'model' entry (keys: {sorted(data)[:8]})")
+    return data
+
+
+class LoadReport:
+    """What a state-dict load did: loaded, mapped, missing, unexpected and mismatched keys."""
+
+    def __init__(self) -> None:
+        self.loaded: list[str] = []
+        self.mapped: list[tuple[str, str]] = []
+        self.missing: list[str] = []
+        self.unexpected: list[str] = []
+        self.mismatched: list[tuple[str, tuple, tuple]] = []
+
+    def table(self) -> str:
+        """A readable multi-line summary (one section per kind, keys grouped by prefix)."""
+        lines = [f"loaded {len(self.loaded)} keys ({len(self.mapped)} through load_mapping)"]
+        for title, keys in (("missing in the checkpoint (kept initialised)", self.missing),
+                            ("unexpected in the checkpoint (ignored)", self.unexpected)):
+            if keys:
+                lines.append(f"{title}: {len(keys)}")
+                lines.extend(f"    {prefix}  ({n} keys)" for prefix, n in _group(keys))
+        if self.mismatched:
+            lines.append(f"shape mismatch: {len(self.mismatched)}")
+            lines.extend(f"    {k}: model {m} vs checkpoint {c}" for k, m, c in self.mismatched)
+        return "\n".join(lines)
+
+
+def _group(keys: list[str]) -> list[tuple[str, int]]:
+    """Group keys by the module that owns them (all but the last component)."""
+    counts: dict[str, int] = {}
+    for key in keys:
+        prefix = key.rsplit(".", 1)[0] + ".*" if "." in key else key
+        counts[prefix] = counts.get(prefix, 0) + 1
+    return sorted(counts.items())
+
+
+def load_model_state(
+    model: nn.Module,
+    state_dict: dict[str, torch.Tensor],
+    load_mapping: dict[str, str] | None = None,
+    strict: bool = False,
+) -> LoadReport:
+    """Load ``state_dict`` into ``model`` SGB-style and return a LoadReport.
+
+    A ``module.`` prefix (DDP) is stripped when every key has it. Keys of the model missing from
+    the file are filled from ``load_mapping`` (model prefix -> file prefix) when possible. Shape
+    mismatches are always an error; with ``strict`` missing or unexpected keys are too.
+    """
+    model = unwrap_model(model)
+    if state_dict and all(k.startswith("module.") for k in state_dict):
+        state_dict = {k[len("module."):]: v for k, v in state_dict.items()}
+    own = model.state_dict()
+    report = LoadReport()
+    merged: dict[str, torch.Tensor] = {}
+    used: set[str] = set()
+    for key, own_value in own.items():
+        source = key if key in state_dict else None
+        if source is None and load_mapping:
+            for model_prefix, file_prefix in load_mapping.items():
+                if key.startswith(model_prefix):
+                    candidate = file_prefix + key[len(model_prefix):]
+                    if candidate in state_dict:
+                        source = candidate
+                        report.mapped.append((key, candidate))
+                        break
+        if source is None:
+            report.missing.append(key)
+            continue
+        value = state_dict[source]
+        used.add(source)
+        if tuple(value.shape) != tuple(own_value.shape):
+            report.mismatched.append((key, tuple(own_value.shape), tuple(value.shape)))
+            continue
+        merged[key] = value
+        report.loaded.append(key)
+    report.unexpected = sorted(k for k in state_dict if k not in used)
+    if report.mismatched or (strict and (report.missing or report.unexpected)):
+        raise ValueError("Checkpoint does not fit the model:\n" + report.table())
+    model.load_state_dict(merged, strict=False)
+    return report
+
+
+class Checkpointer:
+    """Saves and restores model, optimizer, scheduler, grad scaler and extra training state."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer | None = None,
+        scheduler: Any = None,
+        scaler: Any = None,
+        save_dir: str = "",
+        save_to_disk: bool | None = None,
+    ) -> None:
+        self.model = model
+        self.optimizer = optimizer
+        self.scheduler = scheduler
+        self.scaler = scaler
+        self.save_dir = save_dir
+        self.save_to_disk = is_main_process() if save_to_disk is None else save_to_disk
+
+    def save(self, name: str, **extra: Any) -> str | None:
+        """Write ``save_dir/name.pth`` atomically and point ``last_checkpoint`` at it."""
+        if not self.save_dir or not self.save_to_disk:
+            return None
+        os.makedirs(self.save_dir, exist_ok=True)
+        data: dict[str, Any] = {"model": unwrap_model(self.model).state_dict()}
+        for key, obj in (("optimizer", self.optimizer), ("scheduler", self.scheduler),
+                         ("scaler", self.scaler)):
+            if obj is not None:
+                data[key] = obj.state_dict()
+        data.update(extra)
+        path = os.path.join(self.save_dir, f"{name}.pth")
+        _atomic_torch_save(data, path)
+        _atomic_write_text(os.path.join(self.save_dir, "last_checkpoint"), f"{name}.pth")
+        logger.info("Saved checkpoint %s", path)
+        return path
+
+    def has_checkpoint(self) -> bool:
+        """Whether ``save_dir`` holds a ``last_checkpoint`` that points at an existing file."""
+        return bool(self.save_dir) and self.get_checkpoint_file() != ""
+
+    def get_checkpoint_file(self) -> str:
+        """Resolve ``last_checkpoint`` (relative, or an old absolute path) to a file, or ''."""
+        tag = os.path.join(self.save_dir, "last_checkpoint")
+        if not os.path.isfile(tag):
+            return ""
+        with open(tag) as f:
+            name = f.read().strip()
+        for candidate in (os.path.join(self.save_dir, name),
+                          os.path.join(self.save_dir, os.path.basename(name))):
+            if name and os.path.isfile(candidate):
+                return candidate
+        logger.warning("%s names %s, which does not exist; ignoring it", tag, name)
+        return ""
+
+    def load(
+        self,
+        f: str | None = None,
+        use_latest: bool = True,
+        load_mapping: dict[str, str] | None = None,
+        with_optim: bool = True,
+        strict: bool = False,
+    ) -> dict[str, Any]:
+        """Load the latest checkpoint in ``save_dir`` (if ``use_latest``) or ``f``.
+
+        Returns the entries besides model / optimizer / scheduler / scaler (e.g. iteration,
+        RNG state); an empty dict when there is nothing to load.
+        """
+        if use_latest and self.has_checkpoint():
+            f = self.get_checkpoint_file()
+            load_mapping = None  # resuming our own checkpoint: every key is present
+        if not f:
+            logger.info("No checkpoint found; the model keeps its initialisation")
+            return {}
+        logger.info("Loading checkpoint from %s", f)
+        data = load_checkpoint_file(f)
+        report = load_model_state(self.model, data.pop("model"), load_mapping, strict=strict)
+        logger.info("Checkpoint %s:\n%s", os.path.basename(f), report.table())
+        for key, obj in (("optimizer", self.optimizer), ("scheduler", self.scheduler),
+                         ("scaler", self.scaler)):
+            state = data.pop(key, None)
+            if with_optim and obj is not None and state is not None:
+                obj.load_state_dict(state)
+        return data
+
+
+def _atomic_torch_save(data: Any, path: str) -> None:
+    tmp = f"{path}.tmp.{os.getpid()}"
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(data, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _atomic_write_text(path: str, text: str) -> None:
+    tmp = f"{path}.tmp.{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _plain(value: Any) -> Any:
+    """Keep tensors, numbers, strings and containers of them; drop anything else."""
+    if isinstance(value, (torch.Tensor, int, float, str, bool)) or value is None:
+        return value
+    if isinstance(value, dict):
+        return {k: v for k, v in ((k, _plain(v)) for k, v in value.items()) if v is not _DROP}
+    if isinstance(value, (list, tuple)):
+        items = [v for v in (_plain(v) for v in value) if v is not _DROP]
+        return type(value)(items) if isinstance(value, tuple) else items
+    return _DROP
+
+
+_DROP = object()
+
+
+def sanitize_checkpoint_file(src: str, dst: str) -> list[str]:
+    """Re-save a TRUSTED checkpoint keeping only tensors and plain values; return dropped keys.
+
+    This is the one place that unpickles arbitrary objects (``weights_only=False``): run it only
+    on files whose origin you trust.
+    """
+    data = torch.load(src, map_location="cpu", weights_only=False)
+    if not isinstance(data, dict):
+        raise ValueError(f"Checkpoint {src} holds a {type(data).__name__}, expected a dict")
+    cleaned = _plain(data)
+    dropped = sorted(k for k in data if k not in cleaned)
+    _atomic_torch_save(cleaned, dst)
+    return dropped
