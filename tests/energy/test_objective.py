@@ -14,6 +14,7 @@ from maskrcnn_benchmark.modeling.energy import (
 )
 from maskrcnn_benchmark.modeling.energy.samplers import SGLD
 from maskrcnn_benchmark.structures.scene_graph import SGGTask
+from maskrcnn_benchmark.utils.events import EventStorage
 
 
 def _objective(task=SGGTask.SGCLS, grad_mode=GradMode.REFERENCE, **overrides):
@@ -31,28 +32,27 @@ def _task_losses():
     return {"loss_rel": torch.tensor(2.0), "loss_refine_obj": torch.tensor(4.0)}
 
 
-def test_losses_follow_eq5_and_stats_are_separate():
+def test_losses_follow_eq5_and_stats_go_to_the_event_storage():
     model = make_model()
     output, targets = make_head_output([3, 4])
-    result = _objective()(model, output, targets, _task_losses())
-    losses, stats = result.losses, result.stats
+    with EventStorage() as storage:
+        losses = _objective()(model, output, targets, _task_losses())
+    stats = {name: value for name, (value, _) in storage.latest().items()}
     assert sorted(losses) == ["loss_energy", "loss_energy_l2", "loss_refine_obj", "loss_rel"]
     assert losses["loss_rel"].item() == pytest.approx(1.0)  # lambda_t = 0.5
     assert losses["loss_refine_obj"].item() == pytest.approx(2.0)
-    cd = 0.7 * 2.0 * (stats["energy_pos"] - stats["energy_neg"])  # lambda_e * T * (E+ - E-)
-    assert losses["loss_energy"].item() == pytest.approx(cd.item(), rel=1e-5)
+    cd = 0.7 * 2.0 * (stats["energy/positive"] - stats["energy/negative"])  # l_e T (E+ - E-)
+    assert losses["loss_energy"].item() == pytest.approx(cd, rel=1e-5)
     assert losses["loss_energy_l2"].item() > 0
-    assert all(not name.startswith("loss_") for name in stats)
-    assert stats["energy_skipped"].item() == 0.0
-    assert not any(value.requires_grad for value in stats.values())
+    assert stats["energy/skipped_steps"] == 0.0
 
 
 @pytest.mark.parametrize("task", [SGGTask.SGCLS, SGGTask.PREDCLS])
 def test_reference_mode_trains_energy_model_and_relation_logits(task):
     model = make_model()
     output, targets = make_head_output([3, 4])
-    result = _objective(task=task)(model, output, targets, {})
-    (result.losses["loss_energy"] + result.losses["loss_energy_l2"]).backward()
+    losses = _objective(task=task)(model, output, targets, {})
+    (losses["loss_energy"] + losses["loss_energy_l2"]).backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
     assert output.relation_logits[0].grad.abs().sum() > 0
     assert output.roi_features.grad.abs().sum() > 0  # image-graph features, both energies
@@ -65,8 +65,8 @@ def test_reference_mode_trains_energy_model_and_relation_logits(task):
 def test_detach_mode_sends_no_energy_gradient_to_the_relation_logits():
     model = make_model()
     output, targets = make_head_output([3, 4])
-    result = _objective(grad_mode=GradMode.DETACH)(model, output, targets, {})
-    result.losses["loss_energy"].backward()
+    losses = _objective(grad_mode=GradMode.DETACH)(model, output, targets, {})
+    losses["loss_energy"].backward()
     assert output.relation_logits[0].grad is None and output.refine_logits[0].grad is None
     assert model.energy[2].weight.grad.abs().sum() > 0
 
@@ -89,16 +89,16 @@ def test_non_finite_energies_skip_the_energy_terms_with_a_counted_warning():
     objective_logger = logging.getLogger("maskrcnn_benchmark.modeling.energy.objective")
     objective_logger.addHandler(records)
     try:
-        result = objective(model, output, targets, _task_losses())
+        with EventStorage() as storage:
+            losses = objective(model, output, targets, _task_losses())
     finally:
         objective_logger.removeHandler(records)
     assert objective.num_skipped == 1
     assert len(records.messages) == 1 and "skipped" in records.messages[0]
-    assert result.losses["loss_energy"].item() == 0.0
-    assert result.losses["loss_energy_l2"].item() == 0.0
-    assert result.losses["loss_refine_obj"].item() == pytest.approx(2.0)
-    assert result.stats["energy_skipped"].item() == 1.0
-    sum(result.losses.values()).backward()
+    assert losses["loss_energy"].item() == 0.0 and losses["loss_energy_l2"].item() == 0.0
+    assert losses["loss_refine_obj"].item() == pytest.approx(2.0)
+    assert storage.latest()["energy/skipped_steps"][0] == 1.0
+    sum(losses.values()).backward()
     grads = [p.grad for p in model.parameters()]
     assert all(g is not None and torch.equal(g, torch.zeros_like(g)) for g in grads)
 

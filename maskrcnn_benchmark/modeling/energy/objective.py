@@ -7,9 +7,9 @@ towards low energy with the sampler, evaluate E+ (GT) and E- (sampled) and retur
     loss_energy = lambda_e * L_e(E+, E-)        (ENERGY_MODEL.LOSS, e.g. Eq. 2)
     loss_energy_l2 = lambda_r * mean(E+^2 + E-^2)   (Eq. 4)
 
-so that the sum of ``losses`` is Eq. 5. Logging values (mean E+, mean E-, whether the energy
-terms were skipped) come in a separate ``stats`` dict of detached scalars: nothing in it is
-ever part of the loss.
+so that the sum of the returned dict is Eq. 5. Logging values go to the training loop's event
+storage (``get_event_storage``), never into the loss dict: ``energy/positive`` and
+``energy/negative`` (mean E+ and E- of the batch) and ``energy/skipped_steps`` (running count).
 
 If any energy is non-finite the energy terms are replaced by zeros that are still connected to
 every energy-model parameter (all ranks run the same backward, so DDP stays in sync, and the
@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
 from maskrcnn_benchmark.structures.bounding_box import BoxList
 from maskrcnn_benchmark.structures.scene_graph import SGGTask
+from maskrcnn_benchmark.utils.events import get_event_storage
 
 from .graph_builder import (
     RelationHeadOutputLike,
@@ -39,15 +39,7 @@ from .samplers import build_sampler
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["EnergyObjective", "EnergyObjectiveOutput", "build_energy_objective"]
-
-
-@dataclass
-class EnergyObjectiveOutput:
-    """``losses``: the ``loss_*`` terms of Eq. 5 (sum them); ``stats``: detached log scalars."""
-
-    losses: dict[str, Tensor]
-    stats: dict[str, Tensor]
+__all__ = ["EnergyObjective", "build_energy_objective"]
 
 
 class EnergyObjective:
@@ -69,7 +61,7 @@ class EnergyObjective:
 
     def __call__(self, energy_model: nn.Module, output: RelationHeadOutputLike,
                  targets: Sequence[BoxList], task_losses: dict[str, Tensor]
-                 ) -> EnergyObjectiveOutput:
+                 ) -> dict[str, Tensor]:
         """Eq. 5 terms for one batch; ``task_losses`` are the relation head's losses."""
         with_image_graph = energy_model.use_image_graph
         gt_graph = build_gt_graph(
@@ -92,18 +84,18 @@ class EnergyObjective:
             losses["loss_energy_l2"] = self.l2_weight * energy_l2_regularizer(positive, negative)
         else:
             self.num_skipped += 1
-            logger.warning("Non-finite energies (E+ %s, E-: %s): energy loss skipped for this "
+            logger.warning("Non-finite energies (E+ %s, E- %s): energy loss skipped for this "
                            "step (%d skipped so far)", positive.detach().tolist(),
                            negative.detach().tolist(), self.num_skipped)
             zero = _zero_connected_to(energy_model)
             losses["loss_energy"] = zero
             losses["loss_energy_l2"] = zero.clone()
-        stats = {
-            "energy_pos": positive.detach().mean(),
-            "energy_neg": negative.detach().mean(),
-            "energy_skipped": torch.tensor(0.0 if finite else 1.0, device=positive.device),
-        }
-        return EnergyObjectiveOutput(losses=losses, stats=stats)
+        get_event_storage().put_scalars(**{
+            "energy/positive": positive.detach().mean(),
+            "energy/negative": negative.detach().mean(),
+            "energy/skipped_steps": self.num_skipped,
+        })
+        return losses
 
 
 def _zero_connected_to(module: nn.Module) -> Tensor:
