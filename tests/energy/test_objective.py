@@ -113,3 +113,14 @@ def test_build_energy_objective_reads_the_energy_keys(energy_cfg):
             objective.data_noise_std) == (0.7, 0.3, 0.5, 0.01)
     assert objective.sampler.num_steps == 3 and isinstance(objective.energy_loss,
                                                            ContrastiveDivergence)
+
+
+def test_objective_is_amp_safe():
+    model = make_model()
+    output, targets = make_head_output([3, 4])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        losses = _objective()(model, output, targets, {})
+    assert losses["loss_energy"].dtype == torch.float32
+    assert all(torch.isfinite(value) for value in losses.values())
+    sum(losses.values()).backward()
+    assert output.relation_logits[0].grad is not None
