@@ -8,7 +8,9 @@ backward pass. Peak memory is what the step adds on top of what existed before i
   for tensors; the caching allocator's reserve is not counted);
 - CPU: peak resident set size (``getrusage`` maximum RSS) minus the RSS before the step. This
   is only meaningful once per fresh process, so the tool runs each CPU measurement in its own
-  subprocess; it also counts allocator slack, so small batches read a few MB high.
+  subprocess, with glibc's mmap threshold fixed at 64 KiB so that freed tensor buffers leave
+  the resident set (with glibc's dynamic threshold, freed buffers of a few MB stay resident
+  and the figure over-counts by up to ~40%).
 """
 
 from __future__ import annotations
