@@ -149,7 +149,7 @@ _C.MODEL.ROI_HEADS.DETECTIONS_PER_IMG = 256
 _C.MODEL.ROI_BOX_HEAD = CN()
 # Registry name of the RoI feature extractor.
 _C.MODEL.ROI_BOX_HEAD.FEATURE_EXTRACTOR = "FPN2MLPFeatureExtractor"
-# Registry name of the box predictor ("FPNPredictor", "FastRCNNPredictor").
+# Registry name of the box predictor ("FPNPredictor"; SGB's conv-head FastRCNNPredictor is dropped).
 _C.MODEL.ROI_BOX_HEAD.PREDICTOR = "FPNPredictor"
 # RoIAlign output size.
 _C.MODEL.ROI_BOX_HEAD.POOLER_RESOLUTION = 14

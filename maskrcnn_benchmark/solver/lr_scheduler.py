@@ -57,6 +57,11 @@ class _WarmupSchedule(abc.ABC):
         for group, base in zip(self.optimizer.param_groups, self.base_lrs):
             group["lr"] = base * factor
 
+    def set_iteration(self, iteration: int) -> None:
+        """Jump to ``iteration`` (used when a resumed run rebuilds its schedule)."""
+        self.last_epoch = iteration
+        self._apply()
+
     def step(self) -> None:
         """Advance one iteration."""
         self.last_epoch += 1

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from torchvision.ops import nms as _nms
+from torchvision.ops import batched_nms as _tv_batched_nms
+from torchvision.ops import nms as _tv_nms
 
 from .bounding_box import TO_REMOVE, BoxList
 
 __all__ = [
+    "box_nms",
+    "box_batched_nms",
     "boxlist_iou",
     "box_iou_xyxy",
     "boxlist_nms",
@@ -39,19 +42,31 @@ def boxlist_iou(boxlist1: BoxList, boxlist2: BoxList) -> torch.Tensor:
     return box_iou_xyxy(boxlist1.convert("xyxy").bbox, boxlist2.convert("xyxy").bbox)
 
 
+def _to_continuous(boxes: torch.Tensor) -> torch.Tensor:
+    # torchvision measures a box as x2 - x1 wide; shifting x2, y2 by one pixel gives the +1 IoU
+    return torch.cat((boxes[:, :2], boxes[:, 2:] + TO_REMOVE), dim=1)
+
+
+def box_nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torch.Tensor:
+    """NMS with the +1 pixel IoU of SGB's kernels; kept indices by decreasing score."""
+    return _tv_nms(_to_continuous(boxes.float()), scores.float(), iou_threshold)
+
+
+def box_batched_nms(boxes: torch.Tensor, scores: torch.Tensor, groups: torch.Tensor,
+                    iou_threshold: float) -> torch.Tensor:
+    """``box_nms`` applied independently within each value of ``groups`` (e.g. class labels)."""
+    return _tv_batched_nms(_to_continuous(boxes.float()), scores.float(), groups, iou_threshold)
+
+
 def boxlist_nms(
     boxlist: BoxList, nms_thresh: float, max_proposals: int = -1, score_field: str = "scores"
 ) -> BoxList:
-    """Non-maximum suppression on ``score_field``; keeps at most ``max_proposals`` boxes.
-
-    torchvision's NMS uses a continuous box area (no +1); that is the only place in the
-    framework where the convention differs, exactly as maskrcnn-benchmark's NMS kernel.
-    """
+    """Non-maximum suppression (+1 pixel IoU) on ``score_field``; keeps <= ``max_proposals``."""
     if nms_thresh <= 0:
         return boxlist
     mode = boxlist.mode
     boxlist = boxlist.convert("xyxy")
-    keep = _nms(boxlist.bbox, boxlist.get_field(score_field), nms_thresh)
+    keep = box_nms(boxlist.bbox, boxlist.get_field(score_field), nms_thresh)
     if max_proposals > 0:
         keep = keep[:max_proposals]
     return boxlist[keep].convert(mode)

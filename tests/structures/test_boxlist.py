@@ -89,3 +89,13 @@ def test_image_list_pads_to_divisible_size():
     assert il.tensors.shape == (2, 3, 16, 24)
     assert il.image_sizes == [(10, 17), (12, 5)]
     assert il.tensors[1, :, 12:].abs().sum() == 0 and il.tensors[1, :, :12, :5].min() == 1
+
+
+def test_boxlist_nms_uses_plus_one_iou():
+    from maskrcnn_benchmark.structures import boxlist_nms
+
+    b = BoxList([[0, 0, 9, 9], [5, 0, 14, 9]], (50, 50))
+    b.add_field("scores", torch.tensor([0.9, 0.8]))
+    # +1 IoU = 50 / 150 = 0.333 (suppressed at 0.3); continuous IoU would be 36 / 126 = 0.286
+    assert len(boxlist_nms(b, 0.3)) == 1
+    assert len(boxlist_nms(b, 0.34)) == 2

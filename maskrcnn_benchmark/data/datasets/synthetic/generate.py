@@ -1,0 +1,107 @@
+"""Generation of the synthetic VG150 benchmark: records, rendered images, files and card.
+
+Every image is synthesised and rendered from generators seeded by (seed, image index), so the
+output is identical for any number of worker processes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+from ..vg_format import DICTS_NAME, H5_NAME, IMAGE_DATA_NAME, IMAGE_DIR_NAME, write_vg_files
+from .card import write_card
+from .records import SyntheticImage, synthesize_image, to_vg_record
+from .render import render_scene
+from .split_stats import SplitStatistics, split_statistics
+from .vocabulary import ATTRIBUTES, OBJECT_CLASSES, PREDICATES, PRESETS
+
+__all__ = ["META_NAME", "GenerationResult", "synthesize_images", "generate_dataset"]
+
+logger = logging.getLogger(__name__)
+
+META_NAME = "synthetic_vg.json"
+GENERATOR_VERSION = 1
+_OWN_FILES = {H5_NAME, DICTS_NAME, IMAGE_DATA_NAME, IMAGE_DIR_NAME, META_NAME, "README.md"}
+JPEG_QUALITY = 92
+
+
+@dataclass
+class GenerationResult:
+    """Where the data set went, how long it took and its statistics."""
+
+    out_dir: str
+    num_images: int
+    seconds: float
+    statistics: SplitStatistics
+
+
+def synthesize_images(seed: int, num_images: int, test_fraction: float) -> list[SyntheticImage]:
+    """The records of a data set without rendering pixels (the fast path of tests and stats)."""
+    return [synthesize_image(seed, i, test_fraction) for i in range(num_images)]
+
+
+def _render_chunk(task: tuple[int, list[int], float, str]) -> list[SyntheticImage]:
+    seed, indices, test_fraction, image_dir = task
+    images = []
+    for index in indices:
+        image = synthesize_image(seed, index, test_fraction)
+        pixels, _ = render_scene(image.scene, (seed, index))
+        pixels.save(os.path.join(image_dir, f"{image.image_id}.jpg"), quality=JPEG_QUALITY)
+        images.append(image)
+    return images
+
+
+def _prepare(out_dir: str) -> str:
+    """Create ``out_dir`` (or reuse one holding an earlier synthetic data set); clear old images."""
+    entries = os.listdir(out_dir) if os.path.isdir(out_dir) else []
+    if entries:
+        foreign = sorted(e for e in entries if e not in _OWN_FILES and not e.endswith(".png"))
+        if foreign or META_NAME not in entries:
+            raise FileExistsError(
+                f"{out_dir} is not empty and does not hold a synthetic data set (found "
+                f"{foreign[:5] if foreign else 'no ' + META_NAME}); choose an empty or new --out")
+    image_dir = os.path.join(out_dir, IMAGE_DIR_NAME)
+    os.makedirs(image_dir, exist_ok=True)
+    for name in os.listdir(image_dir):
+        if name.endswith(".jpg"):
+            os.remove(os.path.join(image_dir, name))
+    return image_dir
+
+
+def generate_dataset(out_dir: str, preset: str = "small", seed: int = 0,
+                     workers: int | None = None, num_images: int | None = None
+                     ) -> GenerationResult:
+    """Write the four VG150 artifacts, the dataset card and its figures into ``out_dir``."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+    spec = PRESETS[preset]
+    count = spec.num_images if num_images is None else int(num_images)
+    if count < 1:
+        raise ValueError(f"num_images must be positive, got {count}")
+    start = time.perf_counter()
+    image_dir = _prepare(out_dir)
+    workers = max(1, min(workers or os.cpu_count() or 1, count))
+    chunk = max(1, min(64, count // (4 * workers) or 1))
+    tasks = [(seed, list(range(i, min(i + chunk, count))), spec.test_fraction, image_dir)
+             for i in range(0, count, chunk)]
+    if workers == 1:
+        images = [im for task in tasks for im in _render_chunk(task)]
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            images = [im for part in pool.map(_render_chunk, tasks) for im in part]
+    records = [to_vg_record(im) for im in images]
+    write_vg_files(out_dir, records, OBJECT_CLASSES, PREDICATES, ATTRIBUTES)
+    stats = split_statistics(records, len(PREDICATES))
+    with open(os.path.join(out_dir, META_NAME), "w") as f:
+        json.dump({"generator_version": GENERATOR_VERSION, "preset": preset, "seed": seed,
+                   "num_images": count, "test_fraction": spec.test_fraction}, f, indent=1)
+    write_card(out_dir, images, stats, preset, seed)
+    seconds = time.perf_counter() - start
+    logger.info("wrote %d images (%d train, %d test) to %s in %.1f s", count, stats.num_train,
+                stats.num_test, out_dir, seconds)
+    return GenerationResult(out_dir, count, seconds, stats)
