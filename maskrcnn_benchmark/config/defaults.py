@@ -263,12 +263,13 @@ _C.ENERGY_MODEL.USE_IMAGE_GRAPH = True
 _C.SAMPLER = CN()
 # Registry name in ENERGY_SAMPLERS.
 _C.SAMPLER.NAME = "SGLD"
-# SGLD step size (lambda of Eq. 3). The paper uses 1.0 (the reference default is 0.1).
-_C.SAMPLER.LR = 0.1
+# SGLD step size (lambda of Eq. 3): the paper's and the EBM README's 1.0 (the EBM code's
+# defaults.py has 0.1).
+_C.SAMPLER.LR = 1.0
 # Standard deviation of the Gaussian noise added at each step.
 _C.SAMPLER.VAR = 0.001
-# SGLD steps (tau). The paper uses 20.
-_C.SAMPLER.ITERS = 10
+# SGLD steps (tau): the paper's and the EBM README's 20 (the EBM code's defaults.py has 10).
+_C.SAMPLER.ITERS = 20
 # Element-wise clamp of the state gradient.
 _C.SAMPLER.GRAD_CLIP = 0.01
 # How the energy loss reaches the relation model through the sampling path (new):
