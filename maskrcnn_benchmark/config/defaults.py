@@ -221,9 +221,10 @@ _C.MODEL.ROI_RELATION_HEAD.TRANSFORMER.KEY_DIM = 64
 _C.MODEL.ROI_RELATION_HEAD.TRANSFORMER.VAL_DIM = 64
 
 _C.MODEL.ROI_RELATION_HEAD.EBM = CN()
-# Energy model widths (EBM names): image-graph node width, scene-graph edge width, scene-graph
-# node-label and edge-label embedding widths (the reference reads OBJ/REL_EMBED_DIM in place of
-# the LABEL keys, a bug we fix), and the width of each pooled graph vector.
+# Energy model widths (EBM names): image-graph node width, width of the EGNN node-to-edge
+# messages (Eq. 8), scene-graph node-label and edge-label embedding widths (= EGNN node and edge
+# state widths; the reference reads OBJ/REL_EMBED_DIM in place of the LABEL keys, a bug we fix),
+# and the width of each pooled graph vector.
 _C.MODEL.ROI_RELATION_HEAD.EBM.OBJ_EMBED_DIM = 512
 _C.MODEL.ROI_RELATION_HEAD.EBM.REL_EMBED_DIM = 512
 _C.MODEL.ROI_RELATION_HEAD.EBM.OBJ_LABEL_EMBED_DIM = 512
@@ -252,18 +253,23 @@ _C.ENERGY_MODEL.DATA_NOISE_VAR = 0.0001
 _C.ENERGY_MODEL.ITERS = 3
 # alpha of Eq. 7: share of node-to-node messages against edge-to-node messages (new).
 _C.ENERGY_MODEL.ALPHA = 0.5
+# Neighbour aggregation of the EGNN / GGNN (new): "reference" = a node averages the nodes it
+# points to and sums its incoming edges (EBM code); "sum" = Eq. 7 literally, sums over incoming
+# neighbours for both node and edge messages.
+_C.ENERGY_MODEL.MESSAGE_AGGREGATION = "reference"
 # Feed the image graph to the energy model (False = the paper's "No-Image-Graph" ablation) (new).
 _C.ENERGY_MODEL.USE_IMAGE_GRAPH = True
 
 _C.SAMPLER = CN()
 # Registry name in ENERGY_SAMPLERS.
 _C.SAMPLER.NAME = "SGLD"
-# SGLD step size (lambda of Eq. 3). The paper uses 1.0 (the reference default is 0.1).
-_C.SAMPLER.LR = 0.1
+# SGLD step size (lambda of Eq. 3): the paper's and the EBM README's 1.0 (the EBM code's
+# defaults.py has 0.1).
+_C.SAMPLER.LR = 1.0
 # Standard deviation of the Gaussian noise added at each step.
 _C.SAMPLER.VAR = 0.001
-# SGLD steps (tau). The paper uses 20.
-_C.SAMPLER.ITERS = 10
+# SGLD steps (tau): the paper's and the EBM README's 20 (the EBM code's defaults.py has 10).
+_C.SAMPLER.ITERS = 20
 # Element-wise clamp of the state gradient.
 _C.SAMPLER.GRAD_CLIP = 0.01
 # How the energy loss reaches the relation model through the sampling path (new):

@@ -1,0 +1,135 @@
+"""Ground-truth and predicted SceneGraphs from targets and the relation head's output.
+
+Follows the EBM code's graph construction (reference-spec-models Sec. 4.3):
+
+- GT graph: edges = the non-zero cells of each target's ``relation`` matrix; edge states =
+  one-hot predicates, node states = one-hot GT labels, both plus N(0, noise_std^2) noise
+  (ENERGY_MODEL.DATA_NOISE_VAR, used as a standard deviation like the EBM code).
+- Predicted graph: edges = the head's ``rel_pair_idxs``; edge states = row-wise min-max
+  normalised relation logits; node states = one-hot labels plus noise in PredCls (from the
+  proposals' ``labels``, not from the logits), min-max normalised refine logits otherwise.
+- Image graph (same nodes and edges): RoI features plus N(0, noise_std^2) noise, drawn
+  independently for each graph and never written in place (the EBM code adds it in place
+  on ``.data``, twice to one shared tensor).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from maskrcnn_benchmark.structures.bounding_box import BoxList
+from maskrcnn_benchmark.structures.scene_graph import SceneGraph, SGGTask, encode_box_info
+
+from .normalization import minmax_normalize
+
+__all__ = ["RelationHeadOutputLike", "build_gt_graph", "build_predicted_graph",
+           "gt_image_features"]
+
+
+class RelationHeadOutputLike(Protocol):
+    """The fields of the relation head's RelationHeadOutput that the energy part reads."""
+
+    proposals: list[BoxList]
+    rel_pair_idxs: list[Tensor]
+    relation_logits: list[Tensor]
+    refine_logits: list[Tensor]
+    roi_features: Tensor
+    target_roi_features: Tensor | None
+
+
+def _noisy(states: Tensor, noise_std: float) -> Tensor:
+    return states + noise_std * torch.randn_like(states) if noise_std > 0 else states
+
+
+def _one_hot(labels: Tensor, num_classes: int, what: str) -> Tensor:
+    labels = labels.long()
+    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+        raise ValueError(
+            f"{what} has labels in [{int(labels.min())}, {int(labels.max())}] but the energy "
+            f"model has {num_classes} classes; check NUM_CLASSES against the dataset")
+    return F.one_hot(labels, num_classes).float()
+
+
+def gt_image_features(output: RelationHeadOutputLike, task: SGGTask,
+                      targets: Sequence[BoxList]) -> Tensor:
+    """RoI features of the GT boxes: the head's own (GT-box tasks) or ``target_roi_features``."""
+    features = output.roi_features if task is not SGGTask.SGDET else output.target_roi_features
+    num_gt = sum(len(target) for target in targets)
+    if features is None:
+        raise ValueError("SGDet energy training needs RelationHeadOutput.target_roi_features "
+                         "(RoI features of the GT boxes) from the relation head")
+    if features.shape[0] != num_gt:
+        source = "roi_features" if task is not SGGTask.SGDET else "target_roi_features"
+        raise ValueError(
+            f"RelationHeadOutput.{source} has {features.shape[0]} rows but the targets have "
+            f"{num_gt} boxes; in {task.value} the GT image graph needs one feature per GT box")
+    return features
+
+
+def build_gt_graph(targets: Sequence[BoxList], image_features: Tensor | None, *,
+                   num_obj_classes: int, num_rel_classes: int, noise_std: float) -> SceneGraph:
+    """The GT scene graph (+ image graph on ``image_features`` [sum N_i, D] if given)."""
+    nodes, edges, pairs = [], [], []
+    for target in targets:
+        relation = target.get_field("relation")
+        pair_idxs = torch.nonzero(relation, as_tuple=False)
+        predicates = relation[pair_idxs[:, 0], pair_idxs[:, 1]]
+        nodes.append(_one_hot(target.get_field("labels"), num_obj_classes, "target 'labels'"))
+        edges.append(_one_hot(predicates, num_rel_classes, "target 'relation'"))
+        pairs.append(pair_idxs)
+    features = None if image_features is None else _noisy(image_features, noise_std)
+    return SceneGraph.from_images(
+        node_states=[_noisy(n, noise_std) for n in nodes],
+        edge_states=[_noisy(e, noise_std) for e in edges],
+        pair_idxs=pairs,
+        node_positions=_positions(targets),
+        image_node_features=features,
+    )
+
+
+def build_predicted_graph(output: RelationHeadOutputLike, task: SGGTask, *, num_obj_classes: int,
+                          noise_std: float, with_image_graph: bool) -> SceneGraph:
+    """The scene graph predicted by the relation head (+ its image graph if requested)."""
+    _check_output(output)
+    if task is SGGTask.PREDCLS:
+        nodes = [_noisy(_one_hot(p.get_field("labels"), num_obj_classes, "proposal 'labels'"),
+                        noise_std) for p in output.proposals]
+    else:
+        nodes = [minmax_normalize(logits.float()) for logits in output.refine_logits]
+    edges = [minmax_normalize(logits.float()) for logits in output.relation_logits]
+    features = _noisy(output.roi_features, noise_std) if with_image_graph else None
+    return SceneGraph.from_images(
+        node_states=nodes,
+        edge_states=edges,
+        pair_idxs=list(output.rel_pair_idxs),
+        node_positions=_positions(output.proposals),
+        image_node_features=features,
+    )
+
+
+def _positions(boxlists: Sequence[BoxList]) -> list[Tensor]:
+    return [encode_box_info([boxlist]) for boxlist in boxlists]
+
+
+def _check_output(output: RelationHeadOutputLike) -> None:
+    counts = [len(p) for p in output.proposals]
+    if len(output.rel_pair_idxs) != len(counts) or len(output.relation_logits) != len(counts) \
+            or len(output.refine_logits) != len(counts):
+        raise ValueError("RelationHeadOutput: proposals, rel_pair_idxs, relation_logits and "
+                         "refine_logits must have one entry per image")
+    for image, (count, logits, pairs, rel) in enumerate(zip(
+            counts, output.refine_logits, output.rel_pair_idxs, output.relation_logits)):
+        if logits.shape[0] != count or pairs.shape[0] != rel.shape[0]:
+            raise ValueError(
+                f"RelationHeadOutput image {image}: {count} proposals but {logits.shape[0]} "
+                f"refine_logits rows, {pairs.shape[0]} pairs but {rel.shape[0]} "
+                "relation_logits rows")
+    if output.roi_features.shape[0] != sum(counts):
+        raise ValueError(f"RelationHeadOutput.roi_features has {output.roi_features.shape[0]} "
+                         f"rows for {sum(counts)} proposals")
+

@@ -1,0 +1,120 @@
+"""EnergyObjective: the energy loss plugin over the relation head's output (Eq. 2, 4, 5).
+
+Per training step: build the GT and the predicted scene graphs, move the predicted one
+towards low energy with the sampler, evaluate E+ (GT) and E- (sampled) and return
+
+    loss_<task> = lambda_t * task loss          (every relation head loss, rescaled)
+    loss_energy = lambda_e * L_e(E+, E-)        (ENERGY_MODEL.LOSS, e.g. Eq. 2)
+    loss_energy_l2 = lambda_r * mean(E+^2 + E-^2)   (Eq. 4)
+
+so that the sum of the returned dict is Eq. 5. Logging values go to the training loop's event
+storage (``get_event_storage``), never into the loss dict: ``energy/positive`` and
+``energy/negative`` (mean E+ and E- of the batch) and ``energy/skipped_steps`` (running count).
+
+If any energy is non-finite the energy terms are replaced by zeros that are still connected to
+every energy-model parameter (all ranks run the same backward, so DDP stays in sync, and the
+parameters get zero gradients), a warning is logged and ``num_skipped`` counts the event.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from maskrcnn_benchmark.structures.bounding_box import BoxList
+from maskrcnn_benchmark.structures.scene_graph import SGGTask
+from maskrcnn_benchmark.utils.events import get_event_storage
+
+from .graph_builder import (
+    RelationHeadOutputLike,
+    build_gt_graph,
+    build_predicted_graph,
+    gt_image_features,
+)
+from .losses import build_energy_loss, energy_l2_regularizer
+from .samplers import build_sampler
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["EnergyObjective", "build_energy_objective"]
+
+
+class EnergyObjective:
+    """Turns (energy model, relation head output, targets, task losses) into Eq. 5's terms."""
+
+    def __init__(self, *, task: SGGTask, sampler, energy_loss, num_obj_classes: int,
+                 num_rel_classes: int, data_noise_std: float, loss_weight: float,
+                 l2_weight: float, task_loss_weight: float) -> None:
+        self.task = task
+        self.sampler = sampler
+        self.energy_loss = energy_loss
+        self.num_obj_classes = num_obj_classes
+        self.num_rel_classes = num_rel_classes
+        self.data_noise_std = data_noise_std
+        self.loss_weight = loss_weight
+        self.l2_weight = l2_weight
+        self.task_loss_weight = task_loss_weight
+        self.num_skipped = 0
+
+    def __call__(self, energy_model: nn.Module, output: RelationHeadOutputLike,
+                 targets: Sequence[BoxList], task_losses: dict[str, Tensor]
+                 ) -> dict[str, Tensor]:
+        """Eq. 5 terms for one batch; ``task_losses`` are the relation head's losses."""
+        with_image_graph = energy_model.use_image_graph
+        gt_graph = build_gt_graph(
+            targets, gt_image_features(output, self.task, targets) if with_image_graph else None,
+            num_obj_classes=self.num_obj_classes, num_rel_classes=self.num_rel_classes,
+            noise_std=self.data_noise_std)
+        predicted = build_predicted_graph(
+            output, self.task, num_obj_classes=self.num_obj_classes,
+            noise_std=self.data_noise_std, with_image_graph=with_image_graph)
+        image_embedding = energy_model.image_embedding(predicted)
+        sampled = self.sampler(lambda graph: energy_model(graph, image_embedding), predicted,
+                               self.task.free_nodes)
+        positive = energy_model(gt_graph).float()
+        negative = energy_model(sampled, image_embedding).float()
+
+        losses = {name: self.task_loss_weight * value for name, value in task_losses.items()}
+        finite = bool(torch.isfinite(positive).all()) and bool(torch.isfinite(negative).all())
+        if finite:
+            losses["loss_energy"] = self.loss_weight * self.energy_loss(positive, negative)
+            losses["loss_energy_l2"] = self.l2_weight * energy_l2_regularizer(positive, negative)
+        else:
+            self.num_skipped += 1
+            logger.warning("Non-finite energies (E+ %s, E- %s): energy loss skipped for this "
+                           "step (%d skipped so far)", positive.detach().tolist(),
+                           negative.detach().tolist(), self.num_skipped)
+            zero = _zero_connected_to(energy_model)
+            losses["loss_energy"] = zero
+            losses["loss_energy_l2"] = zero.clone()
+        get_event_storage().put_scalars(**{
+            "energy/positive": positive.detach().mean(),
+            "energy/negative": negative.detach().mean(),
+            "energy/skipped_steps": self.num_skipped,
+        })
+        return losses
+
+
+def _zero_connected_to(module: nn.Module) -> Tensor:
+    """0.0, as a sum over every trainable parameter (each gets a zero gradient)."""
+    terms = [param.sum() * 0.0 for param in module.parameters() if param.requires_grad]
+    return torch.stack(terms).sum()
+
+
+def build_energy_objective(cfg, num_obj_classes: int, num_rel_classes: int) -> EnergyObjective:
+    """Objective from ENERGY_MODEL.*, SAMPLER.* and the task switch of ROI_RELATION_HEAD."""
+    head = cfg.MODEL.ROI_RELATION_HEAD
+    return EnergyObjective(
+        task=SGGTask.from_flags(head.USE_GT_BOX, head.USE_GT_OBJECT_LABEL),
+        sampler=build_sampler(cfg),
+        energy_loss=build_energy_loss(cfg),
+        num_obj_classes=num_obj_classes,
+        num_rel_classes=num_rel_classes,
+        data_noise_std=cfg.ENERGY_MODEL.DATA_NOISE_VAR,
+        loss_weight=cfg.ENERGY_MODEL.LOSS_WEIGHT,
+        l2_weight=cfg.ENERGY_MODEL.L2COEFF,
+        task_loss_weight=cfg.ENERGY_MODEL.TASK_LOSS_WEIGHT,
+    )
