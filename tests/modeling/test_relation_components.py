@@ -6,10 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from maskrcnn_benchmark.modeling.roi_heads.relation_head.box_encoding import (
-    box_overlap_info,
-    encode_box_info,
-)
+from maskrcnn_benchmark.modeling.roi_heads.relation_head.box_encoding import box_overlap_info
 from maskrcnn_benchmark.modeling.roi_heads.relation_head.frequency_bias import FrequencyBias
 from maskrcnn_benchmark.modeling.roi_heads.relation_head.loss import RelationLossComputation
 from maskrcnn_benchmark.modeling.roi_heads.relation_head.predictors.base import (
@@ -17,24 +14,7 @@ from maskrcnn_benchmark.modeling.roi_heads.relation_head.predictors.base import 
     RelationPredictorBase,
     onehot_logits,
 )
-from maskrcnn_benchmark.modeling.roi_heads.relation_head.task import RelationTask
 from maskrcnn_benchmark.structures.bounding_box import BoxList
-
-
-def test_task_from_flags():
-    assert RelationTask.from_flags(True, True) is RelationTask.PREDCLS
-    assert RelationTask.from_flags(True, False) is RelationTask.SGCLS
-    assert RelationTask.from_flags(False, False) is RelationTask.SGDET
-    with pytest.raises(ValueError, match="USE_GT_OBJECT_LABEL"):
-        RelationTask.from_flags(False, True)
-
-
-def test_encode_box_info_hand_computed():
-    boxes = BoxList(torch.tensor([[10.0, 20.0, 29.0, 59.0]]), (100, 80))
-    # w = 20, h = 40 (+1 convention), centre (20, 40)
-    expected = torch.tensor([[20 / 100, 40 / 80, 20 / 100, 40 / 80, 10 / 100, 20 / 80,
-                              29 / 100, 59 / 80, 800 / 8000]])
-    assert torch.allclose(encode_box_info([boxes]), expected)
 
 
 def test_box_overlap_info_hand_computed():

@@ -156,3 +156,10 @@ def test_sgdet_image_without_detections(name):
     assert len(results[1]) == 0 and results[1].get_field("rel_pair_idxs").shape == (0, 2)
     assert results[1].get_field("pred_rel_scores").shape == (0, len(REL_CLASSES))
     assert len(results[0].get_field("rel_pair_idxs")) > 0
+
+
+def test_gt_labels_without_gt_boxes_is_one_clear_error():
+    cfg = detector_cfg("MotifPredictor", "sgdet")
+    cfg.MODEL.ROI_RELATION_HEAD.USE_GT_OBJECT_LABEL = True
+    with pytest.raises(ValueError, match="USE_GT_OBJECT_LABEL=True needs USE_GT_BOX=True"):
+        build_roi_relation_head(cfg, 8, make_statistics())

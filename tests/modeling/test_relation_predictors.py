@@ -10,7 +10,7 @@ import torch
 from maskrcnn_benchmark.modeling.registry import RELATION_PREDICTORS
 from maskrcnn_benchmark.modeling.roi_heads.relation_head.loss import RelationLossComputation
 from maskrcnn_benchmark.modeling.roi_heads.relation_head.sampling import RelationSampler
-from maskrcnn_benchmark.modeling.roi_heads.relation_head.task import RelationTask
+from maskrcnn_benchmark.structures.scene_graph import SGGTask
 from tests.modeling.relation_data.synthetic import (
     OBJ_CLASSES,
     REL_CLASSES,
@@ -82,7 +82,7 @@ def _sampler(task):
 def test_forward_backward_and_test_outputs(name, task):
     generator = torch.Generator().manual_seed(7)
     predictor = _build(name, task).train()
-    relation_task = RelationTask(task)
+    relation_task = SGGTask(task)
     proposals, targets = _batch(task, generator)
     num_objs = [len(p) for p in proposals]
     sampled = _sampler(relation_task).sample(proposals, targets)
@@ -124,7 +124,7 @@ def test_batched_evaluation_equals_one_image_at_a_time(name, task):
     generator = torch.Generator().manual_seed(11)
     predictor = _build(name, task).eval()
     proposals, _ = _batch(task, generator)
-    pairs = _sampler(RelationTask(task)).test_pairs(proposals)
+    pairs = _sampler(SGGTask(task)).test_pairs(proposals)
     num_objs, num_rels = [len(p) for p in proposals], [len(p) for p in pairs]
     roi = torch.randn(sum(num_objs), FEAT, generator=generator)
     union = torch.randn(sum(num_rels), FEAT, generator=generator)
@@ -145,7 +145,7 @@ def test_imp_message_passing_equals_dense_incidence_formulation():
     ctx = predictor.context_layer
     generator = torch.Generator().manual_seed(3)
     proposals, _ = _batch("sgcls", generator)
-    pairs = _sampler(RelationTask.SGCLS).test_pairs(proposals)
+    pairs = _sampler(SGGTask.SGCLS).test_pairs(proposals)
     num_objs = [len(p) for p in proposals]
     roi = torch.randn(sum(num_objs), FEAT)
     union = torch.randn(sum(len(p) for p in pairs), FEAT)
@@ -176,7 +176,7 @@ def test_training_and_evaluation_under_autocast(name, task):
     generator = torch.Generator().manual_seed(5)
     predictor = _build(name, task).train()
     proposals, targets = _batch(task, generator)
-    sampled = _sampler(RelationTask(task)).sample(proposals, targets)
+    sampled = _sampler(SGGTask(task)).sample(proposals, targets)
     roi = torch.randn(sum(len(p) for p in proposals), FEAT)
     union = torch.randn(sum(len(p) for p in sampled.rel_pair_idxs), FEAT)
     with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -187,7 +187,7 @@ def test_training_and_evaluation_under_autocast(name, task):
     loss.backward()
     assert torch.isfinite(loss)
     predictor.eval()
-    pairs = _sampler(RelationTask(task)).test_pairs(proposals)
+    pairs = _sampler(SGGTask(task)).test_pairs(proposals)
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         out = predictor(proposals, pairs, roi, torch.randn(sum(len(p) for p in pairs), FEAT))
     assert torch.isfinite(out.relation_logits.float()).all()

@@ -3,8 +3,8 @@
 import torch
 
 from maskrcnn_benchmark.modeling.roi_heads.relation_head.sampling import RelationSampler
-from maskrcnn_benchmark.modeling.roi_heads.relation_head.task import RelationTask
 from maskrcnn_benchmark.structures.bounding_box import BoxList
+from maskrcnn_benchmark.structures.scene_graph import SGGTask
 
 
 def _sampler(task, **kwargs):
@@ -37,7 +37,7 @@ def test_gt_box_sampling_takes_all_gt_pairs_and_background_pairs():
     target = _with_relations(_boxes([[0, 0, 10, 10]] * 4, [1, 2, 3, 4]),
                              [(0, 1, 3), (2, 0, 1), (3, 2, 2)])
     proposal = _boxes(target.bbox.tolist(), [1, 2, 3, 4])
-    out = _sampler(RelationTask.PREDCLS).sample([proposal], [target])
+    out = _sampler(SGGTask.PREDCLS).sample([proposal], [target])
     triplets = _as_set(out.rel_pair_idxs[0], out.rel_labels[0])
     fg = {t for t in triplets if t[2] > 0}
     assert fg == {(0, 1, 3), (2, 0, 1), (3, 2, 2)}
@@ -56,7 +56,7 @@ def test_gt_box_sampling_limits_fg_and_total_pairs():
     triplets = [(s, o, 1 + (s + o) % 3) for s in range(num) for o in range(num) if s < o]
     target = _with_relations(_boxes([[0, 0, 10, 10]] * num, [1] * num), triplets)
     proposal = _boxes(target.bbox.tolist(), [1] * num)
-    sampler = _sampler(RelationTask.SGCLS, batch_size_per_image=8, positive_fraction=0.5)
+    sampler = _sampler(SGGTask.SGCLS, batch_size_per_image=8, positive_fraction=0.5)
     out = sampler.sample([proposal], [target])
     labels = out.rel_labels[0]
     assert len(labels) == 8 and int((labels > 0).sum()) == 4  # int(8 * 0.5) fg, rest bg
@@ -70,7 +70,7 @@ def test_gt_box_sampling_limits_fg_and_total_pairs():
 def test_gt_box_sampling_with_one_object_or_no_relation():
     one = _with_relations(_boxes([[0, 0, 10, 10]], [3]), [])
     none = _with_relations(_boxes([[0, 0, 10, 10], [5, 5, 20, 20]], [1, 2]), [])
-    out = _sampler(RelationTask.PREDCLS).sample([_boxes(one.bbox.tolist(), [3]),
+    out = _sampler(SGGTask.PREDCLS).sample([_boxes(one.bbox.tolist(), [3]),
                                                  _boxes(none.bbox.tolist(), [1, 2])], [one, none])
     assert out.rel_pair_idxs[0].shape == (0, 2) and out.rel_labels[0].shape == (0,)
     assert _as_set(out.rel_pair_idxs[1], out.rel_labels[1]) == {(0, 1, 0), (1, 0, 0)}
@@ -90,7 +90,7 @@ def _sgdet_scene():
 
 def test_detection_sampling_matches_gt_relations_by_label_and_iou():
     proposal, target = _sgdet_scene()
-    out = _sampler(RelationTask.SGDET).sample([proposal], [target])
+    out = _sampler(SGGTask.SGDET).sample([proposal], [target])
     triplets = _as_set(out.rel_pair_idxs[0], out.rel_labels[0])
     fg = {t for t in triplets if t[2] > 0}
     assert fg == {(0, 2, 3), (0, 3, 3), (1, 2, 3), (1, 3, 3)}
@@ -107,7 +107,7 @@ def test_detection_sampling_matches_gt_relations_by_label_and_iou():
 
 def test_detection_sampling_requires_overlap_for_background_pairs():
     proposal, target = _sgdet_scene()
-    out = _sampler(RelationTask.SGDET, require_overlap=True).sample([proposal], [target])
+    out = _sampler(SGGTask.SGDET, require_overlap=True).sample([proposal], [target])
     triplets = _as_set(out.rel_pair_idxs[0], out.rel_labels[0])
     bg = {(s, o) for s, o, p in triplets if p == 0}
     # Overlapping labelled pairs that are not fg: man-man, horse-horse and horse -> man; the
@@ -117,7 +117,7 @@ def test_detection_sampling_requires_overlap_for_background_pairs():
 
 def test_detection_sampling_caps_pairs_per_gt_relation():
     proposal, target = _sgdet_scene()
-    out = _sampler(RelationTask.SGDET, num_sample_per_gt_rel=2).sample([proposal], [target])
+    out = _sampler(SGGTask.SGDET, num_sample_per_gt_rel=2).sample([proposal], [target])
     fg = {t for t in _as_set(out.rel_pair_idxs[0], out.rel_labels[0]) if t[2] > 0}
     assert len(fg) == 2 and fg <= {(0, 2, 3), (0, 3, 3), (1, 2, 3), (1, 3, 3)}
     # The candidates left out are not used as background either.
@@ -129,7 +129,7 @@ def test_detection_sampling_draws_proportionally_to_iou_product():
     target = _with_relations(_boxes([[0, 0, 39, 39], [60, 60, 99, 99]], [1, 2]), [(0, 1, 1)])
     # Two subject candidates: IoU 1.0 and IoU 0.8 with the GT subject; one object candidate.
     proposal = _boxes([[0, 0, 39, 39], [0, 0, 31, 39], [60, 60, 99, 99]], [1, 1, 2])
-    sampler = _sampler(RelationTask.SGDET, num_sample_per_gt_rel=1)
+    sampler = _sampler(SGGTask.SGDET, num_sample_per_gt_rel=1)
     picks = []
     for _ in range(400):
         out = sampler.sample([proposal], [target])
@@ -143,21 +143,21 @@ def test_detection_sampling_draws_proportionally_to_iou_product():
 def test_detection_sampling_placeholder_when_nothing_to_sample():
     target = _with_relations(_boxes([[0, 0, 10, 10], [50, 50, 60, 60]], [1, 2]), [(0, 1, 1)])
     proposal = _boxes([[80, 80, 90, 90]], [0])
-    out = _sampler(RelationTask.SGDET).sample([proposal], [target])
+    out = _sampler(SGGTask.SGDET).sample([proposal], [target])
     assert out.rel_pair_idxs[0].tolist() == [[0, 0]] and out.rel_labels[0].tolist() == [0]
 
 
 def test_test_pairs_all_ordered_pairs_and_overlap_filter():
     boxes = _boxes([[0, 0, 10, 10], [5, 5, 15, 15], [50, 50, 60, 60]])
-    all_pairs = _sampler(RelationTask.SGCLS).test_pairs([boxes])[0]
+    all_pairs = _sampler(SGGTask.SGCLS).test_pairs([boxes])[0]
     assert all_pairs.tolist() == [[0, 1], [0, 2], [1, 0], [1, 2], [2, 0], [2, 1]]
-    overlapping = _sampler(RelationTask.SGDET).test_pairs([boxes])[0]
+    overlapping = _sampler(SGGTask.SGDET).test_pairs([boxes])[0]
     assert overlapping.tolist() == [[0, 1], [1, 0]]
-    no_filter = _sampler(RelationTask.SGDET, test_require_overlap=False).test_pairs([boxes])[0]
+    no_filter = _sampler(SGGTask.SGDET, test_require_overlap=False).test_pairs([boxes])[0]
     assert torch.equal(no_filter, all_pairs)
 
 
 def test_test_pairs_placeholder_for_one_box_and_nothing_for_none():
     one, empty = _boxes([[0, 0, 10, 10]]), _boxes(torch.zeros(0, 4).tolist())
-    pairs = _sampler(RelationTask.PREDCLS).test_pairs([one, empty])
+    pairs = _sampler(SGGTask.PREDCLS).test_pairs([one, empty])
     assert pairs[0].tolist() == [[0, 0]] and pairs[1].shape == (0, 2)

@@ -7,7 +7,6 @@ from torch import nn
 from maskrcnn_benchmark.modeling.roi_heads.relation_head.predictors.vctree import (
     VCTreeLSTMContext,
 )
-from maskrcnn_benchmark.modeling.roi_heads.relation_head.task import RelationTask
 from maskrcnn_benchmark.modeling.roi_heads.relation_head.tree_lstm import (
     DownwardTreeLSTM,
     MultiLayerBiTreeLSTM,
@@ -17,6 +16,7 @@ from maskrcnn_benchmark.modeling.roi_heads.relation_head.vctree_tree import (
     build_binary_forest,
     greedy_spanning_tree,
 )
+from maskrcnn_benchmark.structures.scene_graph import SGGTask
 
 
 def test_greedy_spanning_tree_hand_example():
@@ -154,7 +154,7 @@ def test_tree_scorer_equals_sgb_pairwise_formula():
     torch.manual_seed(0)
     names = ["bg", "a", "b", "c"]
     context = VCTreeLSTMContext(
-        task=RelationTask.SGCLS, obj_classes=names, in_channels=12, embed_dim=4, hidden_dim=6,
+        task=SGGTask.SGCLS, obj_classes=names, in_channels=12, embed_dim=4, hidden_dim=6,
         dropout_rate=0.0, num_obj_layers=1, num_rel_layers=1, glove_dir="/nonexistent",
         pred_dist=torch.randn(4, 4, 3),
     )

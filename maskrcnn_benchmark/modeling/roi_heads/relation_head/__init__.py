@@ -6,12 +6,10 @@ Importing this package registers the union feature extractor and every relation 
 from . import feature_extractors, predictors  # noqa: F401  (registration)
 from .output import RelationHeadOutput
 from .relation_head import ROIRelationHead, build_roi_relation_head, relation_slow_heads
-from .task import RelationTask
 
 __all__ = [
     "ROIRelationHead",
     "RelationHeadOutput",
-    "RelationTask",
     "build_roi_relation_head",
     "relation_slow_heads",
 ]

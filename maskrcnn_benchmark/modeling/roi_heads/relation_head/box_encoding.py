@@ -1,4 +1,7 @@
-"""Geometric encodings of boxes shared by the context encoders (SGB conventions, +1 pixel)."""
+"""VCTree's overlap statistics of each box with the other boxes of its image (+1 pixel).
+
+The 9-d box encoding of every context encoder is ``structures.scene_graph.encode_box_info``.
+"""
 
 from __future__ import annotations
 
@@ -9,42 +12,10 @@ from torch import Tensor
 
 from maskrcnn_benchmark.structures.bounding_box import TO_REMOVE, BoxList
 
-__all__ = ["encode_box_info", "box_overlap_info", "pairwise_intersection"]
+__all__ = ["box_overlap_info", "pairwise_intersection"]
 
 # VCTree normalises intersection and box areas by this constant squared (SGB's IM_SCALE).
 _OVERLAP_AREA_SCALE = 1024.0
-
-
-def encode_box_info(proposals: Sequence[BoxList]) -> Tensor:
-    """Return [sum N_i, 9] box encodings in SGB's order.
-
-    The columns are (w/W, h/H, cx/W, cy/H, x1/W, y1/H, x2/W, y2/H, w*h/(W*H)) with
-    w = x2 - x1 + 1 and (W, H) the image size of each BoxList.
-    """
-    infos = []
-    for proposal in proposals:
-        boxes = proposal.convert("xyxy").bbox
-        width, height = float(proposal.size[0]), float(proposal.size[1])
-        if width * height == 0:
-            raise ValueError(f"encode_box_info got a BoxList with an empty image size: {proposal}")
-        wh = boxes[:, 2:] - boxes[:, :2] + TO_REMOVE
-        centre = boxes[:, :2] + 0.5 * wh
-        scale = boxes.new_tensor([width, height])
-        infos.append(
-            torch.cat(
-                [
-                    wh / scale,
-                    centre / scale,
-                    boxes[:, :2] / scale,
-                    boxes[:, 2:] / scale,
-                    (wh[:, 0:1] * wh[:, 1:2]) / (width * height),
-                ],
-                dim=1,
-            )
-        )
-    if not infos:
-        return torch.zeros(0, 9)
-    return torch.cat(infos, dim=0)
 
 
 def pairwise_intersection(boxes: Tensor) -> Tensor:

@@ -16,13 +16,13 @@ from maskrcnn_benchmark.modeling.roi_heads.box_head.roi_box_feature_extractors i
     make_roi_box_feature_extractor,
 )
 from maskrcnn_benchmark.structures.bounding_box import BoxList
+from maskrcnn_benchmark.structures.scene_graph import SGGTask
 
 from .inference import RelationPostProcessor
 from .loss import RelationLossComputation
 from .output import RelationHeadOutput
 from .predictors.base import RelationPredictorBase
 from .sampling import RelationSampler
-from .task import RelationTask
 
 __all__ = ["ROIRelationHead", "build_roi_relation_head", "relation_slow_heads"]
 
@@ -44,7 +44,7 @@ class ROIRelationHead(nn.Module):
     def __init__(
         self,
         *,
-        task: RelationTask,
+        task: SGGTask,
         box_feature_extractor: nn.Module,
         union_feature_extractor: nn.Module,
         predictor: RelationPredictorBase,
@@ -137,7 +137,12 @@ def build_roi_relation_head(cfg: Any, in_channels: int, statistics: Any = None) 
         statistics = get_dataset_statistics(cfg)
     _check_statistics(cfg, statistics)
     head = cfg.MODEL.ROI_RELATION_HEAD
-    task = RelationTask.from_flags(head.USE_GT_BOX, head.USE_GT_OBJECT_LABEL)
+    if head.USE_GT_OBJECT_LABEL and not head.USE_GT_BOX:
+        raise ValueError(
+            "MODEL.ROI_RELATION_HEAD.USE_GT_OBJECT_LABEL=True needs USE_GT_BOX=True (GT labels "
+            "exist only for GT boxes); set USE_GT_OBJECT_LABEL False for SGDet"
+        )
+    task = SGGTask.from_flags(head.USE_GT_BOX, head.USE_GT_OBJECT_LABEL)
     box_feature_extractor = make_roi_box_feature_extractor(cfg, in_channels)
     union_feature_extractor = ROI_RELATION_FEATURE_EXTRACTORS.get(head.FEATURE_EXTRACTOR)(
         cfg, in_channels)
@@ -160,10 +165,10 @@ def build_roi_relation_head(cfg: Any, in_channels: int, statistics: Any = None) 
         sampler=sampler,
         loss_evaluator=RelationLossComputation(head.LABEL_SMOOTHING_LOSS),
         post_processor=RelationPostProcessor(
-            use_gt_box=task.uses_gt_boxes,
+            use_gt_box=task is not SGGTask.SGDET,
             later_nms_thresh=cfg.TEST.RELATION.LATER_NMS_PREDICTION_THRES,
         ),
-        need_target_features=cfg.MODEL.ENERGY_ON and not task.uses_gt_boxes,
+        need_target_features=cfg.MODEL.ENERGY_ON and task is SGGTask.SGDET,
     )
 
 

@@ -10,8 +10,7 @@ from torch import Tensor
 
 from maskrcnn_benchmark.structures.bounding_box import BoxList
 from maskrcnn_benchmark.structures.boxlist_ops import boxlist_iou
-
-from .task import RelationTask
+from maskrcnn_benchmark.structures.scene_graph import SGGTask
 
 __all__ = ["RelationSampler", "SampledPairs"]
 
@@ -43,7 +42,7 @@ class RelationSampler:
     def __init__(
         self,
         *,
-        task: RelationTask,
+        task: SGGTask,
         fg_iou_threshold: float,
         require_overlap: bool,
         num_sample_per_gt_rel: int,
@@ -71,7 +70,7 @@ class RelationSampler:
             num = len(proposal)
             device = proposal.bbox.device
             candidates = ~torch.eye(num, dtype=torch.bool, device=device)
-            if self.task is RelationTask.SGDET and self.test_require_overlap:
+            if self.task is SGGTask.SGDET and self.test_require_overlap:
                 candidates &= boxlist_iou(proposal, proposal) > 0
             idxs = candidates.nonzero()
             if len(idxs) == 0:
@@ -84,7 +83,8 @@ class RelationSampler:
         """Sample training pairs for the configured task."""
         if len(proposals) != len(targets):
             raise ValueError(f"{len(proposals)} proposal lists but {len(targets)} targets")
-        per_image = (self._sample_gt_boxes if self.task.uses_gt_boxes else self._sample_detections)
+        per_image = (self._sample_detections if self.task is SGGTask.SGDET
+                     else self._sample_gt_boxes)
         result = SampledPairs([], [], [])
         for proposal, target in zip(proposals, targets):
             pairs, labels, binary = per_image(proposal, target)

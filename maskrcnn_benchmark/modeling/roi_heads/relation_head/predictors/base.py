@@ -12,10 +12,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from maskrcnn_benchmark.structures.bounding_box import BoxList
+from maskrcnn_benchmark.structures.scene_graph import SGGTask
 
 from ..frequency_bias import FrequencyBias
 from ..glove import class_name_vectors
-from ..task import RelationTask
 
 __all__ = [
     "BatchNorm1dAnyBatch",
@@ -58,11 +58,11 @@ def cat_field(proposals: Sequence[BoxList], name: str) -> Tensor:
 
 
 def embed_object_labels(
-    embedding: nn.Embedding, proposals: Sequence[BoxList], task: RelationTask
+    embedding: nn.Embedding, proposals: Sequence[BoxList], task: SGGTask
 ) -> Tensor:
     """Class embedding of each box: of its GT label (PredCls) or the detector's softmax-weighted
     mix of all class embeddings (SGCls / SGDet; the detector logits are detached)."""
-    if task is RelationTask.PREDCLS:
+    if task is SGGTask.PREDCLS:
         return embedding(cat_field(proposals, "labels").long())
     logits = cat_field(proposals, "predict_logits").detach()
     return F.softmax(logits, dim=1) @ embedding.weight
@@ -106,7 +106,7 @@ def read_common_config(cfg: Any, in_channels: int) -> dict[str, Any]:
     """Plain values every predictor's ``from_config`` needs."""
     head = cfg.MODEL.ROI_RELATION_HEAD
     return {
-        "task": RelationTask.from_flags(head.USE_GT_BOX, head.USE_GT_OBJECT_LABEL),
+        "task": SGGTask.from_flags(head.USE_GT_BOX, head.USE_GT_OBJECT_LABEL),
         "in_channels": in_channels,
         "num_obj_classes": cfg.MODEL.ROI_BOX_HEAD.NUM_CLASSES,
         "num_rel_classes": head.NUM_CLASSES,
@@ -146,7 +146,7 @@ class RelationPredictorBase(nn.Module):
     def __init__(
         self,
         *,
-        task: RelationTask,
+        task: SGGTask,
         num_obj_classes: int,
         num_rel_classes: int,
         hidden_dim: int,

@@ -11,8 +11,8 @@ from torch import Tensor, nn
 
 from maskrcnn_benchmark.modeling.registry import RELATION_PREDICTORS
 from maskrcnn_benchmark.structures.bounding_box import BoxList
+from maskrcnn_benchmark.structures.scene_graph import SGGTask
 
-from ..task import RelationTask
 from .base import (
     PredictorOutput,
     RelationPredictorBase,
@@ -48,7 +48,7 @@ class IMPContext(nn.Module):
     """
 
     def __init__(
-        self, *, task: RelationTask, num_obj_classes: int, num_rel_classes: int,
+        self, *, task: SGGTask, num_obj_classes: int, num_rel_classes: int,
         in_channels: int, pooling_dim: int, hidden_dim: int, num_iter: int = NUM_ITERATIONS,
     ) -> None:
         super().__init__()
@@ -86,7 +86,7 @@ class IMPContext(nn.Module):
             vert_ctx = vert_ctx.index_add(0, obj_idx, pre_in.to(vert.dtype))
             edge = self.edge_gru(weighted_sub + weighted_obj, edge)
             vert = self.node_gru(vert_ctx, vert)
-        if self.task is RelationTask.PREDCLS:
+        if self.task is SGGTask.PREDCLS:
             obj_logits = onehot_logits(cat_field(proposals, "labels"), self.num_obj_classes)
         else:
             obj_logits = self.obj_fc(vert)
@@ -102,7 +102,7 @@ class IMPPredictor(RelationPredictorBase):
     slow_heads = True
 
     def __init__(
-        self, *, task: RelationTask, in_channels: int, num_obj_classes: int,
+        self, *, task: SGGTask, in_channels: int, num_obj_classes: int,
         num_rel_classes: int, hidden_dim: int, pooling_dim: int, union_dim: int,
     ) -> None:
         super().__init__(

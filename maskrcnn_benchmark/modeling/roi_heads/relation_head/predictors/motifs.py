@@ -11,10 +11,9 @@ from torch import Tensor, nn
 
 from maskrcnn_benchmark.modeling.registry import RELATION_PREDICTORS
 from maskrcnn_benchmark.structures.bounding_box import BoxList
+from maskrcnn_benchmark.structures.scene_graph import SGGTask, encode_box_info
 
-from ..box_encoding import encode_box_info
 from ..object_nms import greedy_label_nms
-from ..task import RelationTask
 from .base import (
     PredictorOutput,
     RelationPredictorBase,
@@ -43,7 +42,7 @@ class LSTMContext(nn.Module):
     """
 
     def __init__(
-        self, *, task: RelationTask, obj_classes: Sequence[str], in_channels: int,
+        self, *, task: SGGTask, obj_classes: Sequence[str], in_channels: int,
         embed_dim: int, hidden_dim: int, dropout_rate: float, num_obj_layers: int,
         num_rel_layers: int, glove_dir: str, later_nms_thresh: float,
     ) -> None:
@@ -78,13 +77,13 @@ class LSTMContext(nn.Module):
         self, obj_pre_rep: Tensor, encoder_rep: Tensor, layout: SequenceBatch,
         proposals: Sequence[BoxList],
     ) -> tuple[Tensor, Tensor]:
-        if self.task is RelationTask.PREDCLS:
+        if self.task is SGGTask.PREDCLS:
             labels = cat_field(proposals, "labels").long()
             return onehot_logits(labels, self.num_obj_classes), labels
         labels = cat_field(proposals, "labels") if self.training else None
         obj_dists, obj_preds = self.decoder_rnn(
             torch.cat((obj_pre_rep, encoder_rep), dim=1), layout, labels)
-        if self.task is RelationTask.SGDET and not self.training:
+        if self.task is SGGTask.SGDET and not self.training:
             per_image = zip(obj_dists.split([len(p) for p in proposals]), proposals)
             obj_preds = torch.cat([
                 greedy_label_nms(logits, p.get_field("boxes_per_cls"), self.later_nms_thresh)
@@ -115,7 +114,7 @@ class MotifPredictor(RelationPredictorBase):
     """Motifs: rel = rel_compress(post_cat([head_s, tail_o]) * union) + frequency bias."""
 
     def __init__(
-        self, *, task: RelationTask, in_channels: int, num_obj_classes: int,
+        self, *, task: SGGTask, in_channels: int, num_obj_classes: int,
         num_rel_classes: int, hidden_dim: int, pooling_dim: int, union_dim: int,
         obj_classes: Sequence[str], embed_dim: int, glove_dir: str, use_bias: bool,
         pred_dist: Tensor, use_vision: bool, dropout_rate: float, num_obj_layers: int,

@@ -10,10 +10,9 @@ from torch import Tensor, nn
 
 from maskrcnn_benchmark.modeling.registry import RELATION_PREDICTORS
 from maskrcnn_benchmark.structures.bounding_box import BoxList
+from maskrcnn_benchmark.structures.scene_graph import SGGTask, encode_box_info
 
-from ..box_encoding import encode_box_info
 from ..object_nms import greedy_label_nms
-from ..task import RelationTask
 from .base import (
     PredictorOutput,
     RelationPredictorBase,
@@ -36,7 +35,7 @@ class TransformerContext(nn.Module):
     lin_edge([roi, object context, embedding of the label]) -> edge encoder."""
 
     def __init__(
-        self, *, task: RelationTask, obj_classes: Sequence[str], in_channels: int,
+        self, *, task: SGGTask, obj_classes: Sequence[str], in_channels: int,
         embed_dim: int, hidden_dim: int, glove_dir: str, later_nms_thresh: float,
         dropout_rate: float, obj_layers: int, rel_layers: int, num_head: int, inner_dim: int,
         key_dim: int, val_dim: int,
@@ -69,12 +68,12 @@ class TransformerContext(nn.Module):
         pos_embed = self.bbox_embed(encode_box_info(proposals).to(roi_features))
         obj_pre_rep = self.lin_obj(torch.cat((roi_features, obj_embed, pos_embed), dim=-1))
         obj_feats = self.context_obj(obj_pre_rep, num_objs)
-        if self.task is RelationTask.PREDCLS:
+        if self.task is SGGTask.PREDCLS:
             obj_preds = cat_field(proposals, "labels").long()
             obj_dists = onehot_logits(obj_preds, self.num_obj_classes)
         else:
             obj_dists = self.out_obj(obj_feats)
-            if self.task is RelationTask.SGDET and not self.training:
+            if self.task is SGGTask.SGDET and not self.training:
                 obj_preds = torch.cat([
                     greedy_label_nms(logits, p.get_field("boxes_per_cls"), self.later_nms_thresh)
                     for logits, p in zip(obj_dists.split(num_objs), proposals)
@@ -93,7 +92,7 @@ class TransformerPredictor(RelationPredictorBase):
     there)."""
 
     def __init__(
-        self, *, task: RelationTask, in_channels: int, num_obj_classes: int,
+        self, *, task: SGGTask, in_channels: int, num_obj_classes: int,
         num_rel_classes: int, hidden_dim: int, pooling_dim: int, union_dim: int,
         obj_classes: Sequence[str], embed_dim: int, glove_dir: str, use_bias: bool,
         pred_dist: Tensor, use_vision: bool, later_nms_thresh: float, dropout_rate: float,

@@ -11,11 +11,11 @@ from torch import Tensor, nn
 
 from maskrcnn_benchmark.modeling.registry import RELATION_PREDICTORS
 from maskrcnn_benchmark.structures.bounding_box import BoxList
+from maskrcnn_benchmark.structures.scene_graph import SGGTask, encode_box_info
 
-from ..box_encoding import box_overlap_info, encode_box_info
+from ..box_encoding import box_overlap_info
 from ..glove import class_name_vectors
 from ..recurrent_dropout import draw_dropout_mask
-from ..task import RelationTask
 from ..tree_lstm import DownwardTreeLSTM, MultiLayerBiTreeLSTM
 from ..vctree_tree import BinaryForest, build_binary_forest
 from .base import (
@@ -77,7 +77,7 @@ class VCTreeLSTMContext(nn.Module):
     """
 
     def __init__(
-        self, *, task: RelationTask, obj_classes: Sequence[str], in_channels: int,
+        self, *, task: SGGTask, obj_classes: Sequence[str], in_channels: int,
         embed_dim: int, hidden_dim: int, dropout_rate: float, num_obj_layers: int,
         num_rel_layers: int, glove_dir: str, pred_dist: Tensor,
     ) -> None:
@@ -140,7 +140,7 @@ class VCTreeLSTMContext(nn.Module):
         """Return object logits [N, C], labels [N], edge context [N, H] and pair logits."""
         num_objs = [len(p) for p in proposals]
         obj_embed = embed_object_labels(self.obj_embed1, proposals, self.task)
-        if self.task is RelationTask.PREDCLS:
+        if self.task is SGGTask.PREDCLS:
             labels = cat_field(proposals, "labels").long()
             prior_logits = onehot_logits(labels, self.num_obj_classes)
         else:
@@ -154,7 +154,7 @@ class VCTreeLSTMContext(nn.Module):
         pair_logits = self.pair_scores(bi_inp, prior_logits, num_objs)
         forest = build_binary_forest([torch.sigmoid(x) for x in pair_logits], roi_features.device)
         obj_ctx = self.obj_ctx_rnn(obj_pre_rep, forest, len(proposals))
-        if self.task is RelationTask.PREDCLS:
+        if self.task is SGGTask.PREDCLS:
             obj_dists, obj_preds = prior_logits, labels
         else:
             obj_dists, obj_preds = self.decoder_rnn(
@@ -170,7 +170,7 @@ class VCTreePredictor(RelationPredictorBase):
     scorer is trained by the extra loss ``loss_binary`` (SGB's binary_loss; no REINFORCE)."""
 
     def __init__(
-        self, *, task: RelationTask, in_channels: int, num_obj_classes: int,
+        self, *, task: SGGTask, in_channels: int, num_obj_classes: int,
         num_rel_classes: int, hidden_dim: int, pooling_dim: int, union_dim: int,
         obj_classes: Sequence[str], embed_dim: int, glove_dir: str, use_bias: bool,
         pred_dist: Tensor, dropout_rate: float, num_obj_layers: int, num_rel_layers: int,
