@@ -16,6 +16,7 @@ from maskrcnn_benchmark.modeling.roi_heads.relation_head.feature_extractors impo
     pair_rect_masks,
 )
 from maskrcnn_benchmark.structures.bounding_box import BoxList
+from maskrcnn_benchmark.utils.checkpoint import RELATION_LOAD_MAPPING, load_model_state
 from tests.modeling.relation_data.synthetic import (
     OBJ_CLASSES,
     REL_CLASSES,
@@ -163,3 +164,26 @@ def test_gt_labels_without_gt_boxes_is_one_clear_error():
     cfg.MODEL.ROI_RELATION_HEAD.USE_GT_OBJECT_LABEL = True
     with pytest.raises(ValueError, match="USE_GT_OBJECT_LABEL=True needs USE_GT_BOX=True"):
         build_roi_relation_head(cfg, 8, make_statistics())
+
+
+def test_detector_checkpoint_initialises_the_relation_feature_extractors():
+    detector_only = detector_cfg("MotifPredictor", "sgdet")
+    detector_only.MODEL.RELATION_ON = False
+    torch.manual_seed(1)
+    detector_state = build_detection_model(detector_only).state_dict()
+    torch.manual_seed(2)
+    model = build_detection_model(detector_cfg("MotifPredictor", "sgdet"), make_statistics())
+    report = load_model_state(model, detector_state, load_mapping=RELATION_LOAD_MAPPING)
+    relation = model.roi_heads.relation
+    for layer in ("fc6", "fc7"):
+        expected = detector_state[f"roi_heads.box.feature_extractor.{layer}.weight"]
+        assert torch.equal(getattr(relation.box_feature_extractor, layer).weight, expected)
+        union_mlp = relation.union_feature_extractor.feature_extractor
+        assert torch.equal(getattr(union_mlp, layer).weight, expected)
+    # Only the relation head's own layers start from scratch.
+    assert report.missing and all(k.startswith(("roi_heads.relation.predictor.",
+                                                 "roi_heads.relation.union_feature_extractor."))
+                                  for k in report.missing)
+    assert not any("fc6" in k or "fc7" in k for k in report.missing)
+    fresh = build_detection_model(detector_cfg("MotifPredictor", "sgdet"), make_statistics())
+    assert not load_model_state(fresh, model.state_dict(), strict=True).missing
