@@ -4,22 +4,27 @@ rules, and the metrics of the oracle check.
 Both decoders read the same scores [M, P + 1] (column 0 = no relation). The independent one
 takes each pair's argmax. The rule-aware one is greedy over (pair, predicate) candidates and
 accepts one when its pair is still free and the relations accepted so far keep every scene
-rule (``rules.ConstraintState``). Candidates are visited by the probability mass their pair
-puts on the candidate's constrained family (e.g. all support words for "one support per
-subject"), so a pair whose mass is split between a generic and a specific word ("on" /
-"sitting on") is not beaten by a pair with all its mass on one word.
+rule (``rules.ConstraintState``); then it fills what an "exactly one" rule still lacks (a
+garment without wearer, a bike neither used nor parked) by relabelling the pair that loses the
+least probability. Candidates are visited by the probability their pair puts on the labels
+that every scene rule treats alike (e.g. "riding", "on" and "sitting on" from a person to a
+horse; "holding" and "has"; the proximity words), so a pair whose mass is split between a
+generic and a specific word is not beaten by a pair with all its mass on one word.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
-from .rules import GROUP_RULES, PAIR_RULES, ConstraintState, pair_allowed
+from .rules import GROUP_RULES, ConstraintState, pair_allowed
 
-__all__ = ["allowed_mask", "contested_pairs", "decode_graph", "rank_triplets", "recall_at_k",
-           "mean_recall_at_k", "accuracy_and_mean_recall", "graph_f1"]
+__all__ = ["allowed_mask", "decode_graph", "rank_triplets", "recall_at_k", "mean_recall_at_k",
+           "accuracy_and_mean_recall", "graph_f1"]
+
+_EXACT = {rule.name: rule for rule in GROUP_RULES if rule.exact}
 
 
 def allowed_mask(classes: Sequence[str], boxes: np.ndarray, pairs: np.ndarray,
@@ -32,45 +37,72 @@ def allowed_mask(classes: Sequence[str], boxes: np.ndarray, pairs: np.ndarray,
     return mask
 
 
-def _admits(pred: str, subj: str, obj: str) -> bool:
-    rule = PAIR_RULES[pred]
-    return (rule.subjects is None or subj in rule.subjects) and (
-        rule.objects is None or obj in rule.objects)
-
-
-def contested_pairs(classes: Sequence[str], pairs: np.ndarray) -> np.ndarray:
-    """[M] bool: pairs that share an object with another given pair under a scene rule whose
-    predicates both pairs' classes admit (e.g. a person's pairs with a horse and with the
-    grass both admit a support word, but the person has one support). Depends on the classes
-    only, not on any prediction."""
-    out = np.zeros(len(pairs), dtype=bool)
-    for rule in GROUP_RULES:
-        for side, family in ((0, rule.outgoing), (1, rule.incoming)):
-            members: dict[int, list[int]] = {}
-            for m, pair in enumerate(pairs):
-                node = int(pair[side])
-                if family and (rule.classes is None or classes[node] in rule.classes) and any(
-                        _admits(p, classes[pair[0]], classes[pair[1]]) for p in family):
-                    members.setdefault(node, []).append(m)
-            for ms in members.values():
-                if len(ms) > 1:
-                    out[ms] = True
+@lru_cache(maxsize=4096)
+def _rule_groups(subj: str, obj: str, predicates: tuple[str, ...]) -> np.ndarray:
+    """[P + 1] group id per column for a (subject, object) class pair: columns whose labels
+    increment the same scene-rule counters share an id; background has its own."""
+    state = ConstraintState([subj, obj])
+    ids: dict[frozenset, int] = {}
+    out = np.zeros(len(predicates) + 1, dtype=np.int64)
+    for p, name in enumerate(predicates, start=1):
+        out[p] = ids.setdefault(frozenset(state.keys(0, 1, name)), len(ids) + 1)
     return out
 
 
-def _family_mass(scores: np.ndarray, pairs: np.ndarray, classes: Sequence[str],
-                 predicates: Sequence[str]) -> np.ndarray:
-    """[M, P + 1]: per candidate, the largest mass its pair puts on a scene-rule family that
-    contains the candidate's predicate (its own probability when no rule constrains it)."""
+def _group_mass(probs: np.ndarray, pairs: np.ndarray, classes: Sequence[str],
+                predicates: Sequence[str]) -> np.ndarray:
+    """[M, P + 1]: per candidate, the probability its pair puts on the candidate's group."""
+    preds = tuple(predicates)
+    gid = np.stack([_rule_groups(classes[s], classes[o], preds) for s, o in pairs])
+    rows = np.repeat(np.arange(len(pairs))[:, None], gid.shape[1], axis=1)
+    sums = np.zeros_like(probs)
+    np.add.at(sums, (rows, gid), np.clip(probs, 0, None))
+    return sums[rows, gid]
+
+
+def _emptied_exact(state: ConstraintState, s: int, o: int, pred: str) -> bool:
+    """Whether removing "s pred o" would leave an "exactly one" rule unmet."""
+    return any(name in _EXACT and state.count(_EXACT[name], node) <= _EXACT[name].limit
+               for name, node in state.keys(s, o, pred))
+
+
+def _fill_exact(state: ConstraintState, labels: np.ndarray, probs: np.ndarray,
+                pairs: np.ndarray, predicates: Sequence[str]) -> None:
+    """Meet every "exactly one" rule that the greedy pass left short, relabelling per missing
+    relation the pair whose log-probability drops least (in place)."""
     index = {name: p for p, name in enumerate(predicates, start=1)}
-    keys = scores.copy()
-    for m, (s, o) in enumerate(pairs):
-        for rule in GROUP_RULES:
-            for node, family in ((s, rule.outgoing), (o, rule.incoming)):
-                if family and (rule.classes is None or classes[node] in rule.classes):
-                    cols = [index[name] for name in family]
-                    keys[m, cols] = np.maximum(keys[m, cols], scores[m, cols].sum())
-    return keys
+    log = np.log(np.clip(probs, 1e-12, None))
+    for rule in _EXACT.values():
+        for node, cls in enumerate(state.classes):
+            if rule.classes is not None and cls not in rule.classes:
+                continue
+            while state.count(rule, node) < rule.limit:
+                best = None
+                for m in np.flatnonzero((pairs[:, 0] == node) | (pairs[:, 1] == node)):
+                    s, o = int(pairs[m, 0]), int(pairs[m, 1])
+                    family = rule.outgoing if s == node else rule.incoming
+                    old = predicates[labels[m] - 1] if labels[m] else ""
+                    if not family or (old and _emptied_exact(state, s, o, old)):
+                        continue
+                    if old:
+                        state.remove(s, o)
+                    for name in family:
+                        p = index[name]
+                        if probs[m, p] >= 0 and (rule.name, node) in state.keys(s, o, name) \
+                                and state.can_add(s, o, name):
+                            loss = log[m, labels[m]] - log[m, p]
+                            if best is None or loss < best[0]:
+                                best = (loss, m, p)
+                    if old:
+                        state.add(s, o, old)
+                if best is None:
+                    break
+                _, m, p = best
+                s, o = int(pairs[m, 0]), int(pairs[m, 1])
+                if labels[m]:
+                    state.remove(s, o)
+                state.add(s, o, predicates[p - 1])
+                labels[m] = p
 
 
 def decode_graph(scores: np.ndarray, pairs: np.ndarray, classes: Sequence[str],
@@ -88,8 +120,7 @@ def decode_graph(scores: np.ndarray, pairs: np.ndarray, classes: Sequence[str],
         probs[:, 0] = -1.0
     if not joint:
         return probs.argmax(axis=1)
-    keys = np.where(probs < 0, -1.0, _family_mass(np.clip(probs, 0, None), pairs, classes,
-                                                   predicates))
+    keys = np.where(probs < 0, -1.0, _group_mass(probs, pairs, classes, predicates))
     keys[:, 0] = probs[:, 0]
     labels = np.zeros(len(pairs), dtype=np.int64)
     done = np.zeros(len(pairs), dtype=bool)
@@ -105,6 +136,9 @@ def decode_graph(scores: np.ndarray, pairs: np.ndarray, classes: Sequence[str],
             labels[m], done[m] = p, True
     stuck = ~done  # every admissible predicate clashed with the scene: keep the best one
     labels[stuck] = probs[stuck].argmax(axis=1)
+    for m in np.flatnonzero(stuck & (labels > 0)):
+        state.add(int(pairs[m, 0]), int(pairs[m, 1]), predicates[labels[m] - 1])
+    _fill_exact(state, labels, probs, pairs, predicates)
     return labels
 
 
