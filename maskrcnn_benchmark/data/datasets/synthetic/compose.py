@@ -96,12 +96,10 @@ def _horses(b: SceneBuilder, ground: int, y_range: tuple[float, float], group: f
             horse = add_sibling(b, first, ground, "standing on")
         if horse is None:
             return
-        if not use_mount(b, horse, ground, ride=0.5, lead=0.5, company=0.55):
+        if not use_mount(b, horse, ground, ride=0.45, lead=0.55, company=0.5):
             b.rollback(mark)
             return
         first = horse if first is None else first
-        if b.chance(0.3):
-            add_companion(b, horse, ground)
 
 
 def _under(b: SceneBuilder, thing: int, ground: int, name: str, pose: str) -> int | None:
@@ -159,12 +157,12 @@ def _street(b: SceneBuilder) -> None:
         group = _group(b, v, street, "parked on", 0.35 if two_wheels else 0.0,
                        "parked_unless_used" if two_wheels else "")
         if two_wheels:
-            use_mount(b, b.choice(group), street, ride=0.35, lead=0.3, company=0.6)
+            use_mount(b, b.choice(group), street, ride=0.45, lead=0.4, company=0.5)
         vehicles.extend(group)
-    _people(b, street, [0, 1, 2], [0.3, 0.45, 0.25], {"standing": 0.55, "walking": 0.45},
+    _people(b, street, [0, 1, 2], [0.45, 0.4, 0.15], {"standing": 0.55, "walking": 0.45},
             anywhere, {"umbrella": 0.2, "bag": 0.2})
-    for v in vehicles:
-        if b.chance(0.25):
+    for v in vehicles:  # people at two-wheelers stand at their handlebars (compose_groups)
+        if b.objects[v].name in ("car", "bus") and b.chance(0.3):
             add_companion(b, v, street)
     if b.chance(0.2):
         add_tree(b, street, (b.scene.horizon + 3, b.scene.horizon + 12), link_ground=False)
@@ -184,7 +182,7 @@ def _park(b: SceneBuilder) -> None:
             tree = add_tree(b, grass, far, link_ground=True)
             if tree is not None and b.chance(0.35):
                 _under(b, tree, grass, b.choice(["man", "woman"]), "standing")
-    if b.chance(0.55):
+    if b.chance(0.7):
         add_couple(b, grass, "umbrella", "bag", anywhere)
     if b.chance(0.5) and b.room(1):
         box = b.find_spot("bench", "", 0.42, anywhere)
@@ -207,11 +205,11 @@ def _park(b: SceneBuilder) -> None:
                 add_companion(b, bench, grass)
     if b.chance(0.55):
         _horses(b, grass, anywhere, 0.45)
-    if b.chance(0.35):
+    if b.chance(0.45):
         bike = add_vehicle(b, "bike", grass, anywhere, parked=True)
         if bike is not None:
-            use_mount(b, bike, grass, ride=0.4, lead=0.35, company=0.6)
-    _people(b, grass, [0, 1, 2], [0.3, 0.45, 0.25],
+            use_mount(b, bike, grass, ride=0.45, lead=0.4, company=0.5)
+    _people(b, grass, [0, 1, 2], [0.45, 0.4, 0.15],
             {"standing": 0.45, "walking": 0.35, "lying": 0.2}, anywhere,
             {"umbrella": 0.08, "bag": 0.15})
     if b.chance(0.35):
@@ -250,7 +248,7 @@ def _beach(b: SceneBuilder) -> None:
                                 b.person_height(box[3]))
             if person is not None:
                 b.link(person, water, "in")
-    if b.chance(0.7):
+    if b.chance(0.85):
         add_couple(b, beach, b.choice(["umbrella", "surfboard"]), "bag", on_beach)
     if b.chance(0.4) and b.room(1):
         box = b.find_spot("umbrella", "planted", 1.05, on_beach)
@@ -264,7 +262,7 @@ def _beach(b: SceneBuilder) -> None:
                                   ignore=(umbrella,))
                 if person is not None:
                     b.link(person, umbrella, "under")
-    _people(b, beach, [0, 1, 2], [0.3, 0.45, 0.25], {"standing": 0.4, "walking": 0.3, "lying": 0.3},
+    _people(b, beach, [0, 1, 2], [0.45, 0.4, 0.15], {"standing": 0.4, "walking": 0.3, "lying": 0.3},
             on_beach, {"surfboard": 0.2, "bag": 0.1})
     if b.chance(0.15) and b.room(1):
         box = b.find_spot("surfboard", "flat", 0.2, on_beach)
@@ -282,6 +280,8 @@ def _beach(b: SceneBuilder) -> None:
 def _indoor(b: SceneBuilder) -> None:
     floor = _background(b, "floor", sky=False)
     _, anywhere = _bands(b, b.scene.horizon)
+    if b.chance(0.6):
+        add_couple(b, floor, "bag", "cup", anywhere)
     furniture = []
     for _ in range(b.choice([0, 1, 2], [0.25, 0.45, 0.3])):
         box = b.find_spot("chair", "", 0.55, anywhere) if b.room(1) else None
@@ -292,7 +292,7 @@ def _indoor(b: SceneBuilder) -> None:
         group = _group(b, chair, floor, "on", 0.35)
         furniture.extend(group)
         for seat in group:
-            if not use_mount(b, seat, floor, ride=0.5, lead=0.4, company=0.6) and b.chance(
+            if not use_mount(b, seat, floor, ride=0.5, lead=0.5, company=0.4) and b.chance(
                     0.3):
                 _under(b, seat, floor, "cat", b.choice(["standing", "lying"]))
     if b.chance(0.6) and b.room(1):
@@ -311,15 +311,13 @@ def _indoor(b: SceneBuilder) -> None:
             b.link(bed, floor, "on")
             furniture.append(bed)
             _on_bed(b, bed)
-    if b.chance(0.55):
-        add_couple(b, floor, "bag", "cup", anywhere)
-    _people(b, floor, [0, 1, 2], [0.35, 0.45, 0.2], {"standing": 0.6, "walking": 0.4},
+    _people(b, floor, [0, 1, 2], [0.45, 0.4, 0.15], {"standing": 0.6, "walking": 0.4},
             anywhere, {"cup": 0.2, "bag": 0.1})
-    for f in furniture:
-        if b.chance(0.25):
+    for f in furniture:  # people at chairs stand at their backs (compose_groups)
+        if b.objects[f].name != "chair" and b.chance(0.3):
             add_companion(b, f, floor)
     for name in ("dog", "cat"):
-        if b.chance(0.25):
+        if b.chance(0.2):
             pose = b.choice(["standing", "lying"])
             add_animal(b, name, pose, floor, anywhere,
                        "standing on" if pose == "standing" else "lying on")

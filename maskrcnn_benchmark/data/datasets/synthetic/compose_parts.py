@@ -38,11 +38,11 @@ def _dress(b: SceneBuilder, idx: int, helmet: bool) -> None:
     person = b.objects[idx]
     regions = get_shape(person.name, person.pose).regions
     items = []
-    if "shirt" in regions and b.chance(0.55):
+    if "shirt" in regions and b.chance(0.5):
         items.append("shirt")
-    if "pants" in regions and b.chance(0.4):
+    if "pants" in regions and b.chance(0.35):
         items.append("pants")
-    if "hat" in regions and (b.chance(0.75) if helmet else b.chance(0.25)):
+    if "hat" in regions and (b.chance(0.75) if helmet else b.chance(0.22)):
         items.append("helmet" if helmet else "hat")
     for k, item in enumerate(items):
         box = b.region_box(idx, regions["hat" if item == "helmet" else item])
