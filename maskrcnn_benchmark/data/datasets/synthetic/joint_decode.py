@@ -1,50 +1,66 @@
-"""The rule-aware joint decoder of the oracle check: per pair, the most probable label given
-that the image's relations keep every scene rule.
+"""The rule-aware joint decoder of the oracle check: each pair's label probabilities given
+that the image's relations keep every scene rule, rounded to a labelling that keeps them.
 
 The model: each pair's scores are independent label probabilities, and an image is possible
-only when its labels keep the scene rules (``rules.GROUP_RULES``, converses). The scene rules
-see a label only through the counters it increments (``ConstraintState.keys``), so the labels of
-a pair fall into groups that every rule treats alike ("riding", "on" and "sitting on" from a
-person to a horse; "holding" and "has"; the proximity words; no relation). Pairs that can share
-a counter form a component; per component the decoder enumerates every rule-keeping choice of
-groups (groups with under ``MIN_GROUP_MASS`` of their pair's probability are left out), which
-gives each pair's group probability under the rules; a label's probability is its group's
-times its share of the group. "Exactly one" rules are hard unless no choice of the component
-keeps them. A component too large to enumerate (``MAX_LEAVES``) is decoded greedily: candidates
-by decreasing group mass, accepted while they keep the rules, then the unmet "exactly one"
-rules filled by the relabelling that loses least. Finally, of two opposite pairs whose labels
-contradict, the less probable one takes its best non-contradicting label of the same group.
-Without binding rules the result is the independent argmax.
+only when its labels keep the scene rules (``rules.GROUP_RULES``, converses). The rules see a
+label only through the counters it increments (``ConstraintState.keys``) and, against the
+opposite pair, through its converse kind (symmetric, above, under, in front of, behind, other),
+so the labels of a pair fall into groups that every rule treats alike ("riding", "on" and
+"sitting on" from a person to a horse; "holding" and "has"; "near" and "next to"; no
+relation). Pairs that can share a counter, and opposite pairs, form a component; per component
+``label_marginals`` enumerates every rule-keeping choice of groups (groups with under
+``MIN_GROUP_MASS`` of their pair's probability are left out): a label's probability is its
+group's probability under the rules times its share of the group. "Exactly one" rules are
+hard unless no choice of the component keeps them. ``decode_joint`` then accepts (pair, label)
+candidates from the most probable down while they keep the rules and fills the "exactly one"
+rules still unmet with the relabelling that loses least. A component too large to enumerate
+(``MAX_LEAVES``) is ordered by its pairs' own group masses instead. Without binding rules the
+result is the independent argmax.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
-from .rules import GROUP_RULES, ConstraintState, contradicts
+from .rules import CONVERSES, GROUP_RULES, SYMMETRIC, ConstraintState, contradicts
 
-__all__ = ["MIN_GROUP_MASS", "MAX_LEAVES", "rule_groups", "decode_joint"]
+__all__ = ["MIN_GROUP_MASS", "MAX_LEAVES", "rule_groups", "label_marginals", "decode_joint"]
 
 MIN_GROUP_MASS = 0.01
 MAX_LEAVES = 20000
 _LIMITS = {rule.name: rule.limit for rule in GROUP_RULES}
 _EXACT = {rule.name: rule for rule in GROUP_RULES if rule.exact}
+_DIRECTED = {p for pair in CONVERSES for p in pair}  # above, under, in front of, behind
+
+
+def _converse_kind(pred: str) -> str:
+    """What a label shows the opposite pair: symmetric, one of the directed words, or other."""
+    return "near" if pred in SYMMETRIC else pred if pred in _DIRECTED else "on"
+
+
+class _Option(NamedTuple):
+    """One group of labels a pair may take."""
+
+    group: int
+    mass: float
+    keys: frozenset  # counters (rule name, object) its labels increment
+    kind: str  # converse kind ("" = no relation)
 
 
 @lru_cache(maxsize=4096)
 def rule_groups(subj: str, obj: str, predicates: tuple[str, ...]) -> tuple[np.ndarray, tuple]:
     """For a (subject, object) class pair: [P + 1] group id per column (0 = no relation) and,
-    per group id, the rule counters its labels increment as (rule name, 0 = subject /
-    1 = object)."""
+    per group id, (counters as (rule name, 0 = subject / 1 = object), converse kind)."""
     state = ConstraintState([subj, obj])
-    ids: dict[frozenset, int] = {}
-    sigs: list[frozenset] = [frozenset()]  # group 0: no relation
+    ids: dict[tuple, int] = {}
+    sigs: list[tuple] = [(frozenset(), "")]  # group 0: no relation
     out = np.zeros(len(predicates) + 1, dtype=np.int64)
     for p, name in enumerate(predicates, start=1):
-        sig = frozenset(state.keys(0, 1, name))
+        sig = (frozenset(state.keys(0, 1, name)), _converse_kind(name))
         if sig not in ids:
             ids[sig] = len(sigs)
             sigs.append(sig)
@@ -52,22 +68,37 @@ def rule_groups(subj: str, obj: str, predicates: tuple[str, ...]) -> tuple[np.nd
     return out, tuple(sigs)
 
 
-def _groups(probs: np.ndarray, pairs: np.ndarray, classes: Sequence[str],
-            predicates: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[tuple]]:
-    """Group ids [M, P + 1], group masses [M, P + 1] per column, counter keys per pair."""
+def _options(probs: np.ndarray, pairs: np.ndarray, classes: Sequence[str],
+             predicates: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[list[_Option]]]:
+    """Group ids [M, P + 1], group mass per column [M, P + 1], the options of every pair."""
     preds = tuple(predicates)
     found = [rule_groups(classes[s], classes[o], preds) for s, o in pairs]
-    gid = np.stack([g for g, _ in found]) if found else np.zeros((0, len(preds) + 1), int)
+    gid = np.stack([g for g, _ in found])
     rows = np.repeat(np.arange(len(pairs))[:, None], gid.shape[1], axis=1)
     sums = np.zeros(probs.shape, dtype=np.float64)
     np.add.at(sums, (rows, gid), np.clip(probs, 0, None))
-    keys = [tuple(frozenset((name, int(pair[side])) for name, side in sig) for sig in sigs)
-            for pair, (_, sigs) in zip(pairs, found)]
-    return gid, sums[rows, gid], keys
+    mass = sums[rows, gid]
+    options = []
+    for m, (pair, (_, sigs)) in enumerate(zip(pairs, found)):
+        opts = {}
+        for p in np.flatnonzero(probs[m] >= 0):
+            g = int(gid[m, p])
+            keys, kind = sigs[g]
+            opts.setdefault(g, _Option(g, float(mass[m, p]), frozenset(
+                (name, int(pair[side])) for name, side in keys), kind))
+        kept = [x for x in opts.values() if x.mass >= MIN_GROUP_MASS]
+        options.append(kept or [max(opts.values(), key=lambda x: x.mass)])
+    return gid, mass, options
 
 
-def _components(options: list[list[tuple[int, float, frozenset]]]) -> list[list[int]]:
-    """Pairs linked by a counter that two of their options share."""
+def _clash(a: str, b: str) -> bool:
+    """Whether converse kinds ``a`` (of A -> B) and ``b`` (of B -> A) contradict."""
+    return bool(a and b) and contradicts(a, b)
+
+
+def _components(options: list[list[_Option]], opposite: list[int | None]) -> list[list[int]]:
+    """Pairs linked by a counter two of their options share, or opposite pairs that may
+    contradict."""
     parent = list(range(len(options)))
 
     def find(i: int) -> int:
@@ -78,23 +109,26 @@ def _components(options: list[list[tuple[int, float, frozenset]]]) -> list[list[
 
     owner: dict[tuple, int] = {}
     for m, opts in enumerate(options):
-        for _, _, keys in opts:
-            for key in keys:
-                if key in owner:
-                    parent[find(m)] = find(owner[key])
-                else:
-                    owner[key] = m
+        for key in {k for x in opts for k in x.keys}:
+            if key in owner:
+                parent[find(m)] = find(owner[key])
+            else:
+                owner[key] = m
+        r = opposite[m]
+        if r is not None and any(_clash(x.kind, y.kind) for x in opts for y in options[r]):
+            parent[find(m)] = find(r)
     comps: dict[int, list[int]] = {}
     for m in range(len(options)):
         comps.setdefault(find(m), []).append(m)
     return list(comps.values())
 
 
-def _enumerate(comp: list[int], options: list[list[tuple[int, float, frozenset]]]
+def _enumerate(comp: list[int], options: list[list[_Option]], opposite: list[int | None]
                ) -> list[np.ndarray] | None:
     """Probability of each option of each pair of ``comp`` under the rules, or None when the
     component has more than MAX_LEAVES rule-keeping choices."""
-    exact = {k for m in comp for _, _, keys in options[m] for k in keys if k[0] in _EXACT}
+    exact = {k for m in comp for x in options[m] for k in x.keys if k[0] in _EXACT}
+    at = {m: i for i, m in enumerate(comp)}
     counts: dict[tuple, int] = {}
     choice = [0] * len(comp)
     sums = {True: [np.zeros(len(options[m])) for m in comp],
@@ -110,14 +144,18 @@ def _enumerate(comp: list[int], options: list[list[tuple[int, float, frozenset]]
                 for j, c in enumerate(choice):
                     sums[flag][j][c] += weight
             return leaves <= MAX_LEAVES
-        for c, (_, mass, keys) in enumerate(options[comp[i]]):
-            if any(counts.get(k, 0) >= _LIMITS[k[0]] for k in keys):
+        m = comp[i]
+        r = opposite[m]
+        before = r is not None and r in at and at[r] < i
+        for c, x in enumerate(options[m]):
+            if any(counts.get(k, 0) >= _LIMITS[k[0]] for k in x.keys) or (
+                    before and _clash(x.kind, options[r][choice[at[r]]].kind)):
                 continue
-            for k in keys:
+            for k in x.keys:
                 counts[k] = counts.get(k, 0) + 1
             choice[i] = c
-            going = visit(i + 1, weight * mass)
-            for k in keys:
+            going = visit(i + 1, weight * x.mass)
+            for k in x.keys:
                 counts[k] -= 1
             if not going:
                 return False
@@ -126,14 +164,13 @@ def _enumerate(comp: list[int], options: list[list[tuple[int, float, frozenset]]
     if not visit(0, 1.0):
         return None
     kept = sums[True] if sums[True][0].sum() > 0 else sums[False]
-    return [s / s.sum() if s.sum() > 0 else s for s in kept]
+    return [t / t.sum() if t.sum() > 0 else t for t in kept]
 
 
-def _greedy(probs: np.ndarray, mass: np.ndarray, pairs: np.ndarray, classes: Sequence[str],
-            predicates: Sequence[str]) -> np.ndarray:
-    """Greedy fallback: candidates by decreasing group mass; then fill "exactly one" rules."""
-    keys = np.where(probs < 0, -1.0, mass)
-    keys[:, 0] = probs[:, 0]
+def _round(keys: np.ndarray, probs: np.ndarray, pairs: np.ndarray, classes: Sequence[str],
+           predicates: Sequence[str]) -> np.ndarray:
+    """Accept candidates by decreasing ``keys`` (then ``probs``) while they keep the rules;
+    then fill the "exactly one" rules still unmet."""
     labels = np.zeros(len(pairs), dtype=np.int64)
     done = np.zeros(len(pairs), dtype=bool)
     state = ConstraintState(classes)
@@ -150,14 +187,15 @@ def _greedy(probs: np.ndarray, mass: np.ndarray, pairs: np.ndarray, classes: Seq
     labels[stuck] = probs[stuck].argmax(axis=1)
     for m in np.flatnonzero(stuck & (labels > 0)):
         state.add(int(pairs[m, 0]), int(pairs[m, 1]), predicates[labels[m] - 1])
-    _fill_exact(state, labels, probs, pairs, predicates)
+    _fill_exact(state, labels, np.where(keys > 0, probs, -1.0), pairs, predicates)
     return labels
 
 
 def _fill_exact(state: ConstraintState, labels: np.ndarray, probs: np.ndarray,
                 pairs: np.ndarray, predicates: Sequence[str]) -> None:
     """Meet every "exactly one" rule the greedy pass left short, relabelling per missing
-    relation the pair whose log-probability drops least (in place)."""
+    relation the pair whose log-probability drops least (in place); labels whose ``probs`` are
+    negative (inadmissible, or of no weight under the rules) are not candidates."""
     index = {name: p for p, name in enumerate(predicates, start=1)}
     log = np.log(np.clip(probs, 1e-12, None))
     for rule in _EXACT.values():
@@ -193,51 +231,34 @@ def _fill_exact(state: ConstraintState, labels: np.ndarray, probs: np.ndarray,
                 labels[m] = p
 
 
-def _untangle(labels: np.ndarray, score: np.ndarray, gid: np.ndarray, pairs: np.ndarray,
-              predicates: Sequence[str]) -> None:
-    """Of two opposite pairs with contradicting labels, move the less probable one to its best
-    label of the same group that does not contradict (in place)."""
+def label_marginals(probs: np.ndarray, pairs: np.ndarray, classes: Sequence[str],
+                    predicates: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """From masked scores ``probs`` [M, P + 1] (inadmissible entries negative): each label's
+    probability under the scene rules [M, P + 1] (negative where inadmissible), whether it was
+    computed [M] (False in components too large to enumerate) and each label's group mass."""
+    gid, mass, options = _options(probs, pairs, classes, predicates)
     row = {(int(s), int(o)): m for m, (s, o) in enumerate(pairs)}
-    for m, (s, o) in enumerate(pairs):
-        r = row.get((int(o), int(s)))
-        if r is None or not labels[m] or not labels[r] or not contradicts(
-                predicates[labels[m] - 1], predicates[labels[r] - 1]):
+    opposite = [row.get((int(o), int(s))) for s, o in pairs]
+    score = np.where(probs < 0, -1.0, 0.0)
+    computed = np.ones(len(pairs), dtype=bool)
+    for comp in _components(options, opposite):
+        marginals = _enumerate(comp, options, opposite)
+        if marginals is None:
+            computed[comp] = False
             continue
-        low = m if score[m, labels[m]] <= score[r, labels[r]] else r
-        other = predicates[labels[r if low == m else m] - 1]
-        same = [p for p in np.flatnonzero(gid[low] == gid[low, labels[low]])
-                if p and score[low, p] >= 0 and not contradicts(predicates[p - 1], other)]
-        if same:
-            labels[low] = max(same, key=lambda p: score[low, p])
+        for m, marginal in zip(comp, marginals):
+            for x, q in zip(options[m], marginal):
+                cols = (gid[m] == x.group) & (probs[m] >= 0)
+                score[m, cols] = q * probs[m, cols] / max(x.mass, 1e-12)
+    return score, computed, mass
 
 
 def decode_joint(probs: np.ndarray, pairs: np.ndarray, classes: Sequence[str],
                  predicates: Sequence[str]) -> np.ndarray:
     """[M] label per pair (column index; 0 = no relation) from masked scores ``probs``
     [M, P + 1] (inadmissible entries negative) under every scene rule."""
-    gid, mass, keys = _groups(probs, pairs, classes, predicates)
-    options: list[list[tuple[int, float, frozenset]]] = []
-    for m in range(len(pairs)):
-        found = {}
-        for p in np.flatnonzero(probs[m] >= 0):
-            g = int(gid[m, p])
-            found.setdefault(g, (g, float(mass[m, p]), keys[m][g]))
-        top = max(found.values(), key=lambda x: x[1])
-        options.append([x for x in found.values() if x[1] >= MIN_GROUP_MASS] or [top])
-    score = np.where(probs < 0, -1.0, 0.0)
-    fallback = None
-    for comp in _components(options):
-        marginals = _enumerate(comp, options)
-        if marginals is None:
-            if fallback is None:
-                fallback = _greedy(probs, mass, pairs, classes, predicates)
-            for m in comp:
-                score[m, fallback[m]] = 1.0
-            continue
-        for m, marg in zip(comp, marginals):
-            for (g, group_mass, _), q in zip(options[m], marg):
-                cols = (gid[m] == g) & (probs[m] >= 0)
-                score[m, cols] = q * probs[m, cols] / max(group_mass, 1e-12)
-    labels = score.argmax(axis=1)
-    _untangle(labels, score, gid, pairs, predicates)
-    return labels
+    if not len(pairs):
+        return np.zeros(0, dtype=np.int64)
+    score, computed, mass = label_marginals(probs, pairs, classes, predicates)
+    keys = np.where(computed[:, None], score, np.where(probs < 0, -1.0, mass))
+    return _round(keys, probs, pairs, classes, predicates)

@@ -85,10 +85,10 @@ def geometric_relations(scene: Scene) -> list[tuple[int, int, str]]:
 def _proximity_rate(scene: Scene, i: int, j: int) -> float:
     names = {scene.objects[i].name, scene.objects[j].name}
     if frozenset((i, j)) in scene.salient:
-        return 0.8
+        return 0.7
     if names & set(PERSON) and names & set(_SALIENT_PARTNERS):
-        return 0.45
-    return 0.18
+        return 0.35
+    return 0.12
 
 
 def _required(scene: Scene, state: ConstraintState, s: int, o: int, truth: str) -> bool:
