@@ -142,7 +142,7 @@ def add_couple(b: SceneBuilder, ground: int, item: str, own: str,
     if kept is None or shared is None:
         b.rollback(mark)
         return False
-    b.scene.context[(holder, shared)] = SHARES
+    b.scene.context[(holder, shared)] = SHARES  # add_held wrote the link itself
     b.link(partner, shared, other, SHARES)
     b.scene.salient.add(frozenset(people))
     return True
