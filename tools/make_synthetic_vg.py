@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{result.num_images} images ({s.num_train} train / {s.num_test} test) in "
           f"{result.seconds:.1f} s -> {result.out_dir}")
     print(f"head/tail {s.head_tail_ratio:.1f}x, zero-shot test triplets {s.zero_shot_triplets}, "
-          f"few-shot {s.few_shot_triplets}")
+          f"few-shot {s.few_shot_triplets}, decided by the scene {s.context_share:.1%} of "
+          f"relations {s.context_counts}")
 
 
 if __name__ == "__main__":

@@ -87,6 +87,7 @@ def test_files_read_back_as_generated(tiny_dir):
         tol = 0.75 * max(g.width, g.height) / 1024 + 1e-6
         assert np.abs(w.boxes - g.boxes).max() <= tol
         np.testing.assert_array_equal(w.attributes[:, :3], g.attributes)
+        assert w.extra == g.extra  # scene kind, true predicates, context rules
     classes, predicates = read_vocabulary(tiny_dir)
     assert tuple(classes) == OBJECT_CLASSES and tuple(predicates) == PREDICATES
     with open(os.path.join(tiny_dir, DICTS_NAME)) as f:
@@ -137,6 +138,7 @@ def test_card_and_figures_written(tiny_dir):
     with open(os.path.join(tiny_dir, "README.md")) as f:
         card = f.read()
     for needle in ("## Splits and sizes", "## Scene rules", "head/tail ratio", "Zero-shot",
+                   "## Relations decided by the rest of the scene", "`parked_unless_used`",
                    "<!-- oracle:begin -->", "predicate_frequency.png", "examples.png"):
         assert needle in card
     with open(os.path.join(tiny_dir, META_NAME)) as f:

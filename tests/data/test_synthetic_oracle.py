@@ -1,11 +1,15 @@
 """Oracle check pieces: pair features, rule-aware decoding, metrics, and a short end-to-end
 run on the tiny preset."""
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
 
+from maskrcnn_benchmark.data.datasets.synthetic import joint_decode
 from maskrcnn_benchmark.data.datasets.synthetic.generate import synthesize_images
+from maskrcnn_benchmark.data.datasets.synthetic.joint_decode import label_marginals
 from maskrcnn_benchmark.data.datasets.synthetic.oracle import (
     DECODERS,
     SCORERS,
@@ -16,7 +20,6 @@ from maskrcnn_benchmark.data.datasets.synthetic.oracle import (
 from maskrcnn_benchmark.data.datasets.synthetic.oracle_decode import (
     accuracy_and_mean_recall,
     allowed_mask,
-    contested_pairs,
     decode_graph,
     graph_f1,
     mean_recall_at_k,
@@ -24,7 +27,11 @@ from maskrcnn_benchmark.data.datasets.synthetic.oracle_decode import (
     recall_at_k,
 )
 from maskrcnn_benchmark.data.datasets.synthetic.records import to_vg_record
-from maskrcnn_benchmark.data.datasets.synthetic.rules import scene_violations
+from maskrcnn_benchmark.data.datasets.synthetic.rules import (
+    GROUP_RULES,
+    ConstraintState,
+    scene_violations,
+)
 from maskrcnn_benchmark.data.datasets.synthetic.vocabulary import OBJECT_CLASSES, PREDICATES
 
 P = {name: i for i, name in enumerate(PREDICATES, start=1)}
@@ -54,56 +61,139 @@ def test_pair_features_hand_values():
     assert f[1, 8] == pytest.approx(1.0)  # object centre one subject width to the right
 
 
+def _names(labels):
+    return [PREDICATES[i - 1] if i else "-" for i in labels]
+
+
+def _both(scores, pairs, names, background=False):
+    ind = decode_graph(scores, pairs, names, PREDICATES, None, False, background)
+    joint = decode_graph(scores, pairs, names, PREDICATES, None, True, background)
+    return _names(ind), _names(joint)
+
+
 def test_joint_decoder_uses_the_subjects_other_support():
     # Alone, (man, horse) looks like riding; the man's confident "on grass" rules that out.
     scores = _scores([{"riding": 0.45, "behind": 0.3, "near": 0.1},
                       {"on": 0.7, "standing on": 0.25},
                       {"on": 0.6, "standing on": 0.3}])
-    ind = decode_graph(scores, PAIRS, NAMES, PREDICATES, None, False, False)
-    joint = decode_graph(scores, PAIRS, NAMES, PREDICATES, None, True, False)
-    assert [PREDICATES[i - 1] for i in ind] == ["riding", "on", "on"]
-    assert [PREDICATES[i - 1] for i in joint] == ["behind", "on", "on"]
+    ind, joint = _both(scores, PAIRS, NAMES)
+    assert ind == ["riding", "on", "on"] and joint == ["behind", "on", "on"]
 
 
-def test_family_mass_beats_a_split_single_word():
+def test_group_mass_beats_a_split_single_word():
     # The horse pair splits its support mass over two words (0.35 + 0.3 = 0.65), the grass
     # pair puts 0.5 on one: the man is on the horse.
     scores = _scores([{"riding": 0.35, "on": 0.3, "near": 0.2}, {"on": 0.5, "near": 0.3},
                       {"on": 0.9}])
-    joint = decode_graph(scores, PAIRS, NAMES, PREDICATES, None, True, False)
-    assert [PREDICATES[i - 1] for i in joint] == ["riding", "near", "on"]
+    assert _both(scores, PAIRS, NAMES)[1] == ["riding", "near", "on"]
 
 
-def test_decoders_agree_when_argmax_is_consistent():
-    scores = _scores([{"behind": 0.5, "riding": 0.2}, {"on": 0.8}, {"on": 0.7}])
+HORSE = ["man", "horse", "grass", "woman"]
+
+
+def test_the_rider_decides_the_person_at_the_horses_head():
+    pairs = np.array([[0, 1], [3, 1], [1, 2]])
+    scores = _scores([{"riding": 0.8, "on": 0.15}, {"holding": 0.6, "has": 0.1, "near": 0.25},
+                      {"on": 0.9}])
+    ind, joint = _both(scores, pairs, HORSE)
+    assert ind == ["riding", "holding", "on"] and joint == ["riding", "near", "on"]
+    # without a rider the horse must be led (every horse is ridden or led)
+    scores = _scores([{"holding": 0.4, "near": 0.5}, {"on": 0.9}])
+    ind, joint = _both(scores, pairs[1:], HORSE)
+    assert ind == ["near", "on"] and joint == ["holding", "on"]
+
+
+def test_a_bike_nobody_uses_is_parked():
+    names, pairs = ["bike", "street", "man"], np.array([[0, 1], [2, 0]])
+    scores = _scores([{"on": 0.6, "parked on": 0.4}, {"near": 0.9, "holding": 0.05}])
+    assert _both(scores, pairs, names) == (["on", "near"], ["parked on", "near"])
+    # a confident leader makes it "on" the street
+    scores = _scores([{"on": 0.4, "parked on": 0.6}, {"holding": 0.7, "near": 0.25}])
+    assert _both(scores, pairs, names) == (["parked on", "holding"], ["on", "holding"])
+
+
+def test_the_one_with_a_bag_does_not_hold_the_shared_umbrella():
+    names = ["man", "woman", "umbrella", "bag", "street"]
+    pairs = np.array([[0, 2], [1, 2], [1, 3]])
+    scores = _scores([{"holding": 0.5, "under": 0.45}, {"holding": 0.55, "under": 0.4},
+                      {"carrying": 0.6, "has": 0.3, "holding": 0.05}])
+    ind, joint = _both(scores, pairs, names)
+    assert ind == ["holding", "holding", "carrying"]
+    assert joint == ["holding", "under", "carrying"]
+
+
+def test_decoders_agree_when_no_rule_binds():
+    names = ["man", "bench", "grass"]
+    scores = _scores([{"behind": 0.5, "sitting on": 0.2}, {"on": 0.8}, {"on": 0.7}])
     for background in (False, True):
-        ind = decode_graph(scores, PAIRS, NAMES, PREDICATES, None, False, background)
-        joint = decode_graph(scores, PAIRS, NAMES, PREDICATES, None, True, background)
-        np.testing.assert_array_equal(ind, joint)
+        ind, joint = _both(scores, PAIRS, names, background)
+        assert ind == joint
 
 
-def test_joint_graph_keeps_every_scene_rule_on_random_scores():
+def _brute_force(scores, pairs, names):
+    """Each pair's label probabilities given the rules, by listing every labelling (the
+    "exactly one" rules count when some labelling keeps them)."""
+    total = {True: np.zeros(scores.shape), False: np.zeros(scores.shape)}
+    exact = [r for r in GROUP_RULES if r.exact]
+    for labels in itertools.product(range(1, len(PREDICATES) + 1), repeat=len(pairs)):
+        state = ConstraintState(names)
+        feasible = True
+        for (s, o), p in zip(pairs, labels):
+            feasible = feasible and state.can_add(int(s), int(o), PREDICATES[p - 1])
+            if feasible:
+                state.add(int(s), int(o), PREDICATES[p - 1])
+        if not feasible:
+            continue
+        met = all(state.count(r, n) == r.limit for r in exact for n, c in enumerate(names)
+                  if (r.classes is None or c in r.classes) and any(
+                      (r.name, n) in state.keys(int(s), int(o), PREDICATES[q - 1])
+                      for s, o in pairs for q in range(1, len(PREDICATES) + 1)))
+        weight = np.prod([scores[m, p] for m, p in enumerate(labels)])
+        for flag in {met, False}:
+            total[flag][np.arange(len(pairs)), labels] += weight
+    kept = total[True] if total[True].sum() > 0 else total[False]
+    return kept / kept.sum(axis=1, keepdims=True)
+
+
+def test_label_probabilities_under_the_rules_match_brute_force():
+    rng = np.random.default_rng(3)
+    cases = [(["man", "horse", "grass", "woman"], [[0, 1], [0, 2], [3, 1]]),
+             (["bike", "street", "man", "woman"], [[0, 1], [2, 0], [3, 0]]),
+             (["man", "umbrella", "bag", "woman"], [[0, 1], [0, 2], [3, 1]]),
+             (["car", "wheel", "man"], [[0, 1], [1, 0], [2, 1]])]
+    for names, pairs in cases:
+        pairs = np.array(pairs)
+        for _ in range(3):
+            # every label keeps at least 2% of its pair's mass: no group is left out
+            scores = 0.5 * rng.dirichlet(np.ones(len(PREDICATES)), size=len(pairs)) + 0.5 / len(
+                PREDICATES)
+            probs = np.concatenate([np.full((len(pairs), 1), -1.0), scores], axis=1)
+            marginals, computed, _ = label_marginals(probs, pairs, names, PREDICATES)
+            assert computed.all()
+            reference = _brute_force(np.concatenate([np.zeros((len(pairs), 1)), scores], 1),
+                                     pairs, names)
+            np.testing.assert_allclose(marginals[:, 1:], reference[:, 1:], atol=1e-9)
+
+
+def test_joint_graph_keeps_every_scene_rule_on_random_scores(monkeypatch):
     rng = np.random.default_rng(0)
-    for image in synthesize_images(1, 12, 0.3):
-        names = [o.name for o in image.scene.objects]
-        boxes = np.array([o.box for o in image.scene.objects], dtype=float)
-        n = len(names)
-        pairs = np.array([(i, j) for i in range(n) for j in range(n) if i != j])
-        scores = rng.dirichlet(np.full(len(PREDICATES) + 1, 0.3), size=len(pairs))
-        mask = allowed_mask(names, boxes, pairs, PREDICATES)
-        labels = decode_graph(scores, pairs, names, PREDICATES, mask, True, True)
-        rels = [(int(s), int(o), PREDICATES[p - 1]) for (s, o), p in zip(pairs, labels) if p]
-        problems = [p for p in scene_violations(names, boxes, rels)
-                    if " 0 relations for rule" not in p]  # "exactly one" may be left unmet
-        assert problems == []
-        independent = decode_graph(scores, pairs, names, PREDICATES, None, False, True)
-        np.testing.assert_array_equal(independent, scores.argmax(1))
-
-
-def test_contested_pairs_depend_on_classes_only():
-    # The man's pairs with the horse and the grass compete for his one support.
-    assert contested_pairs(NAMES, PAIRS).tolist() == [True, True, False]
-    assert contested_pairs(["man", "dog"], np.array([[0, 1]])).tolist() == [False]
+    for budget in (joint_decode.MAX_LEAVES, 0):  # exact per component, then greedy fallback
+        monkeypatch.setattr(joint_decode, "MAX_LEAVES", budget)
+        for image in synthesize_images(1, 12, 0.3):
+            names = [o.name for o in image.scene.objects]
+            boxes = np.array([o.box for o in image.scene.objects], dtype=float)
+            n = len(names)
+            pairs = np.array([(i, j) for i in range(n) for j in range(n) if i != j])
+            scores = rng.dirichlet(np.full(len(PREDICATES) + 1, 0.3), size=len(pairs))
+            mask = allowed_mask(names, boxes, pairs, PREDICATES)
+            labels = decode_graph(scores, pairs, names, PREDICATES, mask, True, True)
+            rels = [(int(s), int(o), PREDICATES[p - 1]) for (s, o), p in zip(pairs, labels)
+                    if p]
+            problems = [p for p in scene_violations(names, boxes, rels)
+                        if " 0 relations for rule" not in p]  # "exactly one" may be left unmet
+            assert problems == []
+            independent = decode_graph(scores, pairs, names, PREDICATES, None, False, True)
+            np.testing.assert_array_equal(independent, scores.argmax(1))
 
 
 def test_metrics_hand_values():
@@ -144,3 +234,4 @@ def test_oracle_end_to_end_on_tiny(one_thread):
     assert report.num_test_relations == sum(len(r.relations) for r in records if r.split == 2)
     text = oracle_section(report, "python tools/oracle_synthetic.py")
     assert "| geometry + classes / joint (pair + scene rules) |" in text
+    assert 0 < report.num_context < report.num_test_relations

@@ -18,9 +18,11 @@ from maskrcnn_benchmark.data.datasets.synthetic.annotation import (
 from maskrcnn_benchmark.data.datasets.synthetic.generate import synthesize_images
 from maskrcnn_benchmark.data.datasets.synthetic.relations import proximity
 from maskrcnn_benchmark.data.datasets.synthetic.rules import (
+    CONTEXT_RULES,
     GROUP_RULES,
     PAIR_RULES,
     ConstraintState,
+    context_holds,
     pair_allowed,
     scene_violations,
 )
@@ -28,20 +30,28 @@ from maskrcnn_benchmark.data.datasets.synthetic.scene import SceneObject
 from maskrcnn_benchmark.data.datasets.synthetic.vocabulary import OBJECT_CLASSES, PREDICATES
 
 # A small hand-made scene: boxes xyxy (inclusive pixels).
-CLASSES = ["man", "horse", "grass", "shirt", "woman", "bike", "car", "wheel", "umbrella"]
+CLASSES = ["man", "horse", "grass", "shirt", "woman", "bike", "car", "wheel", "umbrella", "bag",
+           "man", "woman", "chair", "man"]
 BOXES = np.array([
     [100, 40, 130, 110],   # 0 man, on the horse's back
     [80, 80, 180, 190],    # 1 horse
     [0, 100, 319, 239],    # 2 grass
     [104, 60, 126, 85],    # 3 shirt, inside the man
-    [200, 90, 230, 200],   # 4 woman, standing on the grass
-    [190, 150, 260, 199],  # 5 bike
+    [200, 90, 230, 200],   # 4 woman, standing on the grass, holding the umbrella
+    [240, 150, 300, 199],  # 5 bike, parked
     [10, 150, 90, 200],    # 6 car
     [20, 180, 40, 200],    # 7 wheel of the car
-    [190, 60, 240, 120],   # 8 umbrella held by the woman
+    [190, 60, 250, 120],   # 8 umbrella held by the woman
+    [250, 150, 265, 170],  # 9 bag carried by man 10
+    [228, 92, 258, 200],   # 10 man under the umbrella (his hands are full)
+    [172, 85, 200, 192],   # 11 woman at the ridden horse's head: next to it
+    [130, 170, 160, 215],  # 12 chair
+    [128, 150, 158, 200],  # 13 man sitting on the chair
 ], dtype=float)
 VALID = [(0, 1, "riding"), (1, 2, "standing on"), (0, 3, "wearing"), (4, 2, "on"),
-         (6, 7, "has"), (4, 8, "holding"), (4, 1, "near"), (1, 4, "near")]
+         (6, 7, "has"), (4, 8, "holding"), (4, 1, "near"), (1, 4, "near"), (5, 2, "parked on"),
+         (10, 9, "carrying"), (10, 8, "under"), (10, 2, "standing on"), (11, 1, "next to"),
+         (11, 2, "standing on"), (12, 2, "on"), (13, 12, "sitting on")]
 
 
 def test_valid_scene_has_no_violation():
@@ -49,12 +59,17 @@ def test_valid_scene_has_no_violation():
 
 
 @pytest.mark.parametrize("extra, needle", [
-    ((0, 5, "riding"), "one_ride"),                 # rides two things
+    ((0, 5, "riding"), "one_support"),              # rides two things
     ((0, 2, "on"), "one_support"),                  # rides the horse and stands on the grass
     ((4, 3, "wearing"), "one_wearer"),              # a shirt worn by two people
     ((7, 6, "part of"), "one_whole"),               # has + part of for the same wheel
-    ((0, 8, "has"), "one_holder"),                  # an umbrella held by two people
+    ((11, 8, "has"), "held_or_resting"),            # an umbrella held by two people
     ((8, 2, "on"), "held_or_resting"),              # held and resting on the grass
+    ((4, 9, "holding"), "one_in_hand"),             # the umbrella and a bag in hand
+    ((11, 1, "holding"), "two predicates"),         # the ridden horse's companion also leads it
+    ((4, 5, "holding"), "ridden_led_or_parked"),    # a parked bike that someone leads
+    ((0, 5, "on"), "ridden_led_or_parked"),         # a parked bike that someone rides
+    ((11, 12, "holding"), "one_person_per_chair"),  # someone holds a chair someone sits on
     ((0, 1, "near"), "two predicates"),             # a second predicate for one pair
     ((2, 1, "on"), "contradicts"),                  # horse on grass and grass on horse
     ((0, 5, "sitting on"), "pair rule"),            # sitting on needs the sitter on top
@@ -67,10 +82,39 @@ def test_each_violation_is_reported(extra, needle):
 
 
 def test_exactly_one_rules_report_missing_links():
-    problems = scene_violations(CLASSES, BOXES, [r for r in VALID if r[2] not in ("wearing",
-                                                                                  "has")])
+    kept = [r for r in VALID if r[2] not in ("wearing", "has", "riding", "parked on")]
+    problems = scene_violations(CLASSES, BOXES, kept)
     assert any("shirt#3: 0 relations for rule one_wearer" in p for p in problems)
     assert any("wheel#7: 0 relations for rule one_whole" in p for p in problems)
+    assert any("horse#1: 0 relations for rule ridden_led_or_parked" in p for p in problems)
+    assert any("bike#5: 0 relations for rule ridden_led_or_parked" in p for p in problems)
+    # a horse led by the woman at its head instead of ridden is valid again
+    led = [r for r in VALID if r[:2] not in ((0, 1), (11, 1))] + [(11, 1, "holding")]
+    assert scene_violations(CLASSES, BOXES, led) == []
+
+
+def test_partners_filter_what_a_rule_counts():
+    state = ConstraintState(CLASSES)
+    # a garment's "has" is not a thing in hand; a grass "on" is not a handler of the bike
+    assert state.keys(4, 3, "has") == [("one_wearer", 3)]
+    assert state.keys(4, 9, "has") == [("held_or_resting", 9), ("one_in_hand", 4)]
+    assert state.keys(5, 2, "parked on") == [("one_support", 5), ("ridden_led_or_parked", 5)]
+    assert ("ridden_led_or_parked", 1) not in state.keys(9, 1, "on")  # a bag on a horse
+
+
+def test_context_holds_reads_other_relations():
+    rules = {r.name: r for r in CONTEXT_RULES}
+    # the bike is parked: nobody rides or leads it; once ridden, the context holds
+    assert not context_holds(rules["parked_unless_used"], VALID, 5, 2)
+    assert context_holds(rules["parked_unless_used"], VALID + [(0, 5, "riding")], 5, 2)
+    # the woman at the horse's head: someone else rides it
+    assert context_holds(rules["leads_unless_taken"], VALID, 11, 1)
+    # the man under the umbrella has a bag in hand; the woman's own holding does not count
+    assert context_holds(rules["free_hand_holds"], VALID, 10, 8)
+    assert not context_holds(rules["free_hand_holds"], VALID, 4, 8)
+    for rule in CONTEXT_RULES:
+        assert set(rule.if_context + rule.otherwise + rule.context) <= set(PREDICATES)
+        assert set(rule.via) <= {g.name for g in GROUP_RULES}
 
 
 def test_converse_and_symmetric_pairs_are_consistent():
@@ -90,6 +134,9 @@ def test_constraint_state_counts_per_rule():
     assert not state.can_add(0, 5, "riding") and not state.can_add(0, 2, "standing on")
     assert state.can_add(0, 5, "near") and not state.can_add(0, 1, "near")
     assert not state.can_add(1, 0, "on") and state.can_add(1, 0, "near")
+    assert not state.can_add(11, 1, "holding")  # the horse is ridden: nobody else leads it
+    assert state.remove(0, 1) == "riding"
+    assert state.can_add(11, 1, "holding") and state.can_add(0, 2, "standing on")
 
 
 def test_pair_rules_geometry():
@@ -101,6 +148,9 @@ def test_pair_rules_geometry():
     assert not pair_allowed("has", "horse", "wheel", BOXES[1], BOXES[7])  # a wheel of a car only
     assert not pair_allowed("has", "man", "wheel", BOXES[0], BOXES[7])
     assert pair_allowed("part of", "wheel", "car", BOXES[7], BOXES[6])
+    assert pair_allowed("holding", "woman", "horse", BOXES[11], BOXES[1])
+    assert not pair_allowed("holding", "woman", "bike", BOXES[11], BOXES[5])  # not touching
+    assert pair_allowed("under", "man", "umbrella", BOXES[10], BOXES[8])
     assert set(PAIR_RULES) == set(PREDICATES)
 
 

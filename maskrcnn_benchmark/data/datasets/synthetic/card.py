@@ -1,9 +1,10 @@
-"""The generated dataset card (<out>/README.md): vocabulary, annotator, rules, statistics,
-figures, and a section the oracle check fills in later."""
+"""The generated dataset card (<out>/README.md): vocabulary, annotator, rules, relations the
+scene decides, statistics, figures, and a section the oracle check fills in later."""
 
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -11,12 +12,12 @@ import numpy as np
 from .annotation import LABEL_BIAS, LABEL_BIAS_OVERRIDES, ZERO_SHOT, label_distribution
 from .card_figures import draw_examples, pick_examples, plot_predicate_frequency
 from .records import SyntheticImage
-from .rules import CONVERSES, GROUP_RULES, PAIR_RULES
+from .rules import CONTEXT_RULES, CONVERSES, GROUP_RULES, PAIR_RULES
 from .split_stats import SplitStatistics
 from .vocabulary import GROUP_OF, OBJECT_CLASSES, PREDICATES
 
 __all__ = ["CARD_NAME", "ORACLE_BEGIN", "ORACLE_END", "write_card", "update_oracle_section",
-           "label_noise_ceiling"]
+           "label_noise_ceiling", "context_label_shares"]
 
 CARD_NAME = "README.md"
 ORACLE_BEGIN = "<!-- oracle:begin -->"
@@ -47,6 +48,40 @@ def _table(header: list[str], rows: list[list]) -> str:
 
 def _names(names: tuple[str, ...] | None) -> str:
     return "any" if names is None else ", ".join(names)
+
+
+def context_label_shares(images: Sequence[SyntheticImage]) -> dict[str, float]:
+    """Per written predicate, the fraction of its relations that a context rule decides
+    (predicates without such relations left out), most decided first."""
+    total: Counter = Counter()
+    decided: Counter = Counter()
+    for im in images:
+        for (_, _, label), name in zip(im.relations, im.contexts):
+            total[label] += 1
+            decided[label] += bool(name)
+    shares = {p: decided[p] / total[p] for p in total if decided[p]}
+    return dict(sorted(shares.items(), key=lambda kv: -kv[1]))
+
+
+def _context_section(stats: SplitStatistics, images: Sequence[SyntheticImage]) -> list[str]:
+    shares = context_label_shares(images)
+    return [
+        "## Relations decided by the rest of the scene (`CONTEXT_RULES`)",
+        "Their own boxes and classes look the same either way; another object of the image "
+        "decides them, visibly, and the image's other relations reveal it through the scene "
+        "rules above. A model that scores each pair alone can only learn their average.",
+        _table(["rule", "pair", "true predicate if", "otherwise", "when (the context)",
+                "recovered through"],
+               [[f"`{r.name}`", f"({_names(r.subjects)}) -> ({_names(r.objects)})",
+                 " / ".join(r.if_context), " / ".join(r.otherwise),
+                 f"another relation ({', '.join(r.context)}) {r.direction} at the pair's "
+                 f"{r.node}", ", ".join(f"`{v}`" for v in r.via)] for r in CONTEXT_RULES]),
+        *[f"- `{r.name}`: {r.description}." for r in CONTEXT_RULES],
+        f"- **{stats.context_share:.1%}** of all annotated relations are decided this way ("
+        + ", ".join(f"`{k}` {v}" for k, v in stats.context_counts.items()) + ").",
+        "- Share of each written predicate's relations that the scene decides: "
+        + ", ".join(f"{p} {v:.0%}" for p, v in shares.items()) + ".",
+    ]
 
 
 def _sections(stats: SplitStatistics, images: Sequence[SyntheticImage], preset: str,
@@ -93,11 +128,13 @@ def _sections(stats: SplitStatistics, images: Sequence[SyntheticImage], preset: 
                 for p, r in PAIR_RULES.items()]),
         "Scene rules (couple the relations of one image):",
         *[f"- `{r.name}`: {'exactly' if r.exact else 'at most'} {r.limit} of "
-          f"(incoming {', '.join(r.incoming) or '-'}; outgoing {', '.join(r.outgoing) or '-'}) "
+          f"(incoming {', '.join(r.incoming) or '-'}; outgoing {', '.join(r.outgoing) or '-'}"
+          f"{'' if r.partners is None else '; other end in (' + _names(r.partners) + ')'}) "
           f"per object of ({_names(r.classes)})" for r in GROUP_RULES],
         "- one predicate per ordered pair; \"A p B\" and \"B q A\" contradict unless p or q is "
         "symmetric (near, next to) or (p, q) is one of "
         + ", ".join(f"({p}, {q})" for p, q in sorted(CONVERSES)) + ".",
+        *_context_section(stats, images),
         "## Zero-shot and few-shot triplets",
         "True configurations held out of the training split: "
         + "; ".join(" ".join(t) for t in sorted(ZERO_SHOT)) + ".",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .compose_groups import add_couple, use_mount
 from .compose_parts import (
     POSE_HEIGHT,
     add_animal,
@@ -17,7 +18,6 @@ from .compose_parts import (
     add_sibling,
     add_sitter,
     add_tree,
-    add_umbrella_partner,
     add_vehicle,
     pick_person,
     place_person,
@@ -73,33 +73,33 @@ def _flyer(b: SceneBuilder, name: str) -> None:
             return
 
 
-def _now_moving(b: SceneBuilder, vehicle: int, ground: int) -> None:
-    """A vehicle that got a rider moves: it is "on" its ground instead of parked."""
-    b.objects[vehicle].pose = ""
-    b.scene.links.remove((vehicle, ground, "parked on"))
-    b.link(vehicle, ground, "on")
-
-
-def _group(b: SceneBuilder, first: int, ground: int, truth: str, prob: float) -> list[int]:
+def _group(b: SceneBuilder, first: int, ground: int, truth: str, prob: float,
+           context: str = "") -> list[int]:
     """``first`` and, with probability ``prob``, a sibling beside it (a row or a group)."""
     members = [first]
     if b.chance(prob):
-        sibling = add_sibling(b, first, ground, truth)
+        sibling = add_sibling(b, first, ground, truth, context)
         if sibling is not None:
             members.append(sibling)
     return members
 
 
-def _use_one(b: SceneBuilder, members: list[int], add) -> int | None:
-    """Put a rider / sitter (``add(b, member)``) on one member of a group; the others become
-    salient partners of that person (annotated more often)."""
-    chosen = b.choice(members)
-    person = add(b, chosen)
-    if person is not None:
-        for other in members:
-            if other != chosen:
-                b.scene.salient.add(frozenset((person, other)))
-    return person
+def _horses(b: SceneBuilder, ground: int, y_range: tuple[float, float], group: float) -> None:
+    """One horse (or, with probability ``group``, two side by side), each ridden or led: a
+    horse that gets neither is taken out again (rule ridden_led_or_parked)."""
+    first = None
+    for _ in range(2 if b.chance(group) else 1):
+        mark = b.checkpoint()
+        if first is None:
+            horse = add_animal(b, "horse", "standing", ground, y_range)
+        else:
+            horse = add_sibling(b, first, ground, "standing on")
+        if horse is None:
+            return
+        if not use_mount(b, horse, ground, ride=0.45, lead=0.55, company=0.5):
+            b.rollback(mark)
+            return
+        first = horse if first is None else first
 
 
 def _under(b: SceneBuilder, thing: int, ground: int, name: str, pose: str) -> int | None:
@@ -136,9 +136,7 @@ def _people(b: SceneBuilder, ground: int, counts: list[int], p: list[float],
             continue
         for item, prob in items.items():
             if b.chance(prob):
-                held = add_held(b, person, item)
-                if held is not None and item == "umbrella" and b.chance(0.6):
-                    add_umbrella_partner(b, person, held, ground)
+                add_held(b, person, item)
                 break
 
 
@@ -147,25 +145,24 @@ def _street(b: SceneBuilder) -> None:
     far, anywhere = _bands(b, b.scene.horizon)
     for _ in range(b.choice([0, 1, 1, 2])):
         add_building(b, b.scene.horizon + 3)
+    if b.chance(0.7):
+        add_couple(b, street, "umbrella", "bag", anywhere)
     vehicles = []
     for _ in range(b.choice([1, 2, 3], [0.45, 0.4, 0.15])):
-        name = b.choice(["car", "bus", "bike", "motorcycle"], [0.42, 0.13, 0.25, 0.2])
+        name = b.choice(["car", "bus", "bike", "motorcycle"], [0.35, 0.1, 0.3, 0.25])
         v = add_vehicle(b, name, street, far if name == "bus" else anywhere, parked=True)
         if v is None:
             continue
         two_wheels = name in ("bike", "motorcycle")
-        group = _group(b, v, street, "parked on", 0.35 if two_wheels else 0.0)
-        if two_wheels and b.chance(0.5):
-            chosen = b.choice(group)
-            rider = add_rider(b, chosen)
-            if rider is not None:
-                _now_moving(b, chosen, street)
-                b.scene.salient.update(frozenset((rider, g)) for g in group if g != chosen)
+        group = _group(b, v, street, "parked on", 0.35 if two_wheels else 0.0,
+                       "parked_unless_used" if two_wheels else "")
+        if two_wheels:
+            use_mount(b, b.choice(group), street, ride=0.45, lead=0.4, company=0.5)
         vehicles.extend(group)
-    _people(b, street, [1, 2, 3], [0.35, 0.45, 0.2], {"standing": 0.55, "walking": 0.45},
-            anywhere, {"umbrella": 0.25, "bag": 0.2})
-    for v in vehicles:
-        if b.chance(0.4):
+    _people(b, street, [0, 1, 2], [0.45, 0.4, 0.15], {"standing": 0.55, "walking": 0.45},
+            anywhere, {"umbrella": 0.2, "bag": 0.2})
+    for v in vehicles:  # people at two-wheelers stand at their handlebars (compose_groups)
+        if b.objects[v].name in ("car", "bus") and b.chance(0.3):
             add_companion(b, v, street)
     if b.chance(0.2):
         add_tree(b, street, (b.scene.horizon + 3, b.scene.horizon + 12), link_ground=False)
@@ -185,6 +182,8 @@ def _park(b: SceneBuilder) -> None:
             tree = add_tree(b, grass, far, link_ground=True)
             if tree is not None and b.chance(0.35):
                 _under(b, tree, grass, b.choice(["man", "woman"]), "standing")
+    if b.chance(0.7):
+        add_couple(b, grass, "umbrella", "bag", anywhere)
     if b.chance(0.5) and b.room(1):
         box = b.find_spot("bench", "", 0.42, anywhere)
         if box is not None:
@@ -204,20 +203,15 @@ def _park(b: SceneBuilder) -> None:
                 _under(b, bench, grass, b.choice(["cat", "dog"]), "lying")
             if b.chance(0.4):
                 add_companion(b, bench, grass)
-    if b.chance(0.3):
-        horse = add_animal(b, "horse", "standing", grass, anywhere)
-        if horse is not None:
-            group = _group(b, horse, grass, "standing on", 0.45)
-            if b.chance(0.65):
-                _use_one(b, group, add_rider)
-            if b.chance(0.4):
-                add_companion(b, horse, grass)
-    if b.chance(0.15):
+    if b.chance(0.55):
+        _horses(b, grass, anywhere, 0.45)
+    if b.chance(0.45):
         bike = add_vehicle(b, "bike", grass, anywhere, parked=True)
-        if bike is not None and b.chance(0.5) and add_rider(b, bike) is not None:
-            _now_moving(b, bike, grass)
-    _people(b, grass, [1, 2], [0.6, 0.4], {"standing": 0.45, "walking": 0.35, "lying": 0.2},
-            anywhere, {"umbrella": 0.08, "bag": 0.15})
+        if bike is not None:
+            use_mount(b, bike, grass, ride=0.45, lead=0.4, company=0.5)
+    _people(b, grass, [0, 1, 2], [0.45, 0.4, 0.15],
+            {"standing": 0.45, "walking": 0.35, "lying": 0.2}, anywhere,
+            {"umbrella": 0.08, "bag": 0.15})
     if b.chance(0.35):
         pose = b.choice(["standing", "lying"], [0.7, 0.3])
         add_animal(b, "dog", pose, grass, anywhere, "standing on" if pose == "standing"
@@ -254,6 +248,8 @@ def _beach(b: SceneBuilder) -> None:
                                 b.person_height(box[3]))
             if person is not None:
                 b.link(person, water, "in")
+    if b.chance(0.85):
+        add_couple(b, beach, b.choice(["umbrella", "surfboard"]), "bag", on_beach)
     if b.chance(0.4) and b.room(1):
         box = b.find_spot("umbrella", "planted", 1.05, on_beach)
         if box is not None:
@@ -266,7 +262,7 @@ def _beach(b: SceneBuilder) -> None:
                                   ignore=(umbrella,))
                 if person is not None:
                     b.link(person, umbrella, "under")
-    _people(b, beach, [1, 2], [0.55, 0.45], {"standing": 0.4, "walking": 0.3, "lying": 0.3},
+    _people(b, beach, [0, 1, 2], [0.45, 0.4, 0.15], {"standing": 0.4, "walking": 0.3, "lying": 0.3},
             on_beach, {"surfboard": 0.2, "bag": 0.1})
     if b.chance(0.15) and b.room(1):
         box = b.find_spot("surfboard", "flat", 0.2, on_beach)
@@ -274,8 +270,8 @@ def _beach(b: SceneBuilder) -> None:
             b.link(b.add("surfboard", box, "flat", contact=box[3], blocks=True), beach, "on")
     if b.chance(0.2):
         add_animal(b, "dog", "standing", beach, on_beach)
-    if b.chance(0.12):
-        add_animal(b, "horse", "standing", beach, on_beach)
+    if b.chance(0.25):
+        _horses(b, beach, on_beach, 0.0)
     for name, prob in (("bird", 0.3), ("kite", 0.25)):
         if b.chance(prob):
             _flyer(b, name)
@@ -284,7 +280,21 @@ def _beach(b: SceneBuilder) -> None:
 def _indoor(b: SceneBuilder) -> None:
     floor = _background(b, "floor", sky=False)
     _, anywhere = _bands(b, b.scene.horizon)
+    if b.chance(0.6):
+        add_couple(b, floor, "bag", "cup", anywhere)
     furniture = []
+    for _ in range(b.choice([0, 1, 2], [0.25, 0.45, 0.3])):
+        box = b.find_spot("chair", "", 0.55, anywhere) if b.room(1) else None
+        if box is None:
+            continue
+        chair = b.add("chair", box, contact=box[3], blocks=True)
+        b.link(chair, floor, "on")
+        group = _group(b, chair, floor, "on", 0.35)
+        furniture.extend(group)
+        for seat in group:
+            if not use_mount(b, seat, floor, ride=0.5, lead=0.5, company=0.4) and b.chance(
+                    0.3):
+                _under(b, seat, floor, "cat", b.choice(["standing", "lying"]))
     if b.chance(0.6) and b.room(1):
         box = b.find_spot("table", "", 0.42, anywhere)
         if box is not None:
@@ -294,18 +304,6 @@ def _indoor(b: SceneBuilder) -> None:
             _on_table(b, table, floor)
             if b.chance(0.35):
                 _under(b, table, floor, b.choice(["cat", "dog"]), "lying")
-    for _ in range(b.choice([0, 1, 2], [0.4, 0.4, 0.2])):
-        box = b.find_spot("chair", "", 0.55, anywhere) if b.room(1) else None
-        if box is None:
-            continue
-        chair = b.add("chair", box, contact=box[3], blocks=True)
-        b.link(chair, floor, "on")
-        group = _group(b, chair, floor, "on", 0.35)
-        furniture.extend(group)
-        if b.chance(0.55):
-            _use_one(b, group, add_sitter)
-        elif b.chance(0.35):
-            _under(b, chair, floor, "cat", b.choice(["standing", "lying"]))
     if b.chance(0.35) and b.room(1):
         box = b.find_spot("bed", "", 0.48, anywhere)
         if box is not None:
@@ -313,13 +311,13 @@ def _indoor(b: SceneBuilder) -> None:
             b.link(bed, floor, "on")
             furniture.append(bed)
             _on_bed(b, bed)
-    _people(b, floor, [0, 1, 2], [0.25, 0.5, 0.25], {"standing": 0.6, "walking": 0.4},
+    _people(b, floor, [0, 1, 2], [0.45, 0.4, 0.15], {"standing": 0.6, "walking": 0.4},
             anywhere, {"cup": 0.2, "bag": 0.1})
-    for f in furniture:
-        if b.chance(0.35):
+    for f in furniture:  # people at chairs stand at their backs (compose_groups)
+        if b.objects[f].name != "chair" and b.chance(0.3):
             add_companion(b, f, floor)
     for name in ("dog", "cat"):
-        if b.chance(0.25):
+        if b.chance(0.2):
             pose = b.choice(["standing", "lying"])
             add_animal(b, name, pose, floor, anywhere,
                        "standing on" if pose == "standing" else "lying on")

@@ -1,6 +1,8 @@
 """Reusable pieces of scenes: dressed people in a pose, riders, sitters, vehicles with wheels,
 buildings with windows, trees, held items and companions standing right behind or in front of
-something. Each returns the index of its main object, or None when it does not fit.
+something. Each returns the index of its main object, or None when it does not fit. Groups
+whose relations decide each other (riders and leaders, people sharing an umbrella) are in
+compose_groups.py.
 """
 
 from __future__ import annotations
@@ -11,12 +13,15 @@ from .vocabulary import PERSON
 
 __all__ = ["POSE_HEIGHT", "pick_person", "add_person", "place_person", "add_rider",
            "add_sitter", "add_lier", "add_vehicle", "add_building", "add_tree", "add_held",
-           "add_companion", "add_animal", "add_sibling", "add_umbrella_partner",
-           "add_item_on"]
+           "add_companion", "add_animal", "add_sibling", "add_item_on", "HELD_ITEMS"]
 
 # Box height of each person pose, in standing-person heights.
 POSE_HEIGHT = {"standing": 1.0, "walking": 0.97, "sitting": 0.72, "lying": 0.22,
                "riding": 0.75, "wading": 0.6}
+# Hand-held items: drawing pose, height in standing-person heights, the point of the item that
+# lies in the hand (box-normalised).
+HELD_ITEMS = {"umbrella": ("held", 0.75, (0.5, 0.9)), "cup": ("", 0.15, (0.5, 0.5)),
+              "bag": ("", 0.24, (0.5, 0.12)), "surfboard": ("upright", 0.95, (0.5, 0.45))}
 VEHICLE_HEIGHT = {"car": 0.55, "bus": 0.95, "bike": 0.58, "motorcycle": 0.6, "boat": 0.5}
 ANIMAL_HEIGHT = {("dog", "standing"): 0.36, ("dog", "lying"): 0.24, ("cat", "standing"): 0.28,
                  ("cat", "lying"): 0.2, ("horse", "standing"): 1.1, ("bird", "perched"): 0.2}
@@ -33,11 +38,11 @@ def _dress(b: SceneBuilder, idx: int, helmet: bool) -> None:
     person = b.objects[idx]
     regions = get_shape(person.name, person.pose).regions
     items = []
-    if "shirt" in regions and b.chance(0.55):
+    if "shirt" in regions and b.chance(0.5):
         items.append("shirt")
-    if "pants" in regions and b.chance(0.4):
+    if "pants" in regions and b.chance(0.35):
         items.append("pants")
-    if "hat" in regions and (b.chance(0.75) if helmet else b.chance(0.25)):
+    if "hat" in regions and (b.chance(0.75) if helmet else b.chance(0.22)):
         items.append("helmet" if helmet else "hat")
     for k, item in enumerate(items):
         box = b.region_box(idx, regions["hat" if item == "helmet" else item])
@@ -189,7 +194,8 @@ def add_vehicle(b: SceneBuilder, name: str, ground: int, y_range: tuple[float, f
             wheel = b.add("wheel", b.region_box(idx, regions[key]), depth=b.objects[idx].depth
                           + 0.01, facing=1)
             b.link(wheel, idx, "part of")
-    b.link(idx, ground, "parked on" if parked else "on")
+    context = "parked_unless_used" if name in ("bike", "motorcycle") else ""
+    b.link(idx, ground, "parked on" if parked else "on", context)
     return idx
 
 
@@ -250,18 +256,17 @@ def add_tree(b: SceneBuilder, ground: int, y_range: tuple[float, float],
     return idx
 
 
-def add_held(b: SceneBuilder, person: int, item: str) -> int | None:
-    """An umbrella / cup held or a bag / surfboard carried by a standing or walking person."""
+def add_held(b: SceneBuilder, person: int, item: str, hand: str = "") -> int | None:
+    """An umbrella / cup held or a bag / surfboard carried by a standing or walking person, in
+    ``hand`` ("hand_front" or "hand_back"; by default the front hand holds, the back carries)."""
     p = b.objects[person]
     truth = "holding" if item in ("umbrella", "cup") else "carrying"
     if not b.room(1) or not b.allowed(p.name, truth, item):
         return None
     height = (p.box[3] - p.box[1] + 1) / POSE_HEIGHT[p.pose]
-    hand = b.anchor(person, "hand_front" if truth == "holding" else "hand_back")
-    pose, rel, at = {"umbrella": ("held", 0.75, (0.5, 0.9)), "cup": ("", 0.15, (0.5, 0.5)),
-                     "bag": ("", 0.24, (0.5, 0.12)),
-                     "surfboard": ("upright", 0.95, (0.5, 0.45))}[item]
-    box = b.attach_box(item, pose, rel * height, hand, at, p.facing)
+    hand = hand or ("hand_front" if truth == "holding" else "hand_back")
+    pose, rel, at = HELD_ITEMS[item]
+    box = b.attach_box(item, pose, rel * height, b.anchor(person, hand), at, p.facing)
     if not b.inside(box) or min(box[2] - box[0], box[3] - box[1]) < MIN_SIDE - 1:
         return None
     offset = -0.05 if item == "surfboard" else 0.05
@@ -270,9 +275,11 @@ def add_held(b: SceneBuilder, person: int, item: str) -> int | None:
     return idx
 
 
-def add_sibling(b: SceneBuilder, target: int, ground: int, truth: str) -> int | None:
+def add_sibling(b: SceneBuilder, target: int, ground: int, truth: str,
+                context: str = "") -> int | None:
     """Another ``target``-class object beside it at the same depth, overlapping it on screen
-    (horses in a group, bikes or chairs in a row), linked to ``ground`` with ``truth``."""
+    (horses in a group, bikes or chairs in a row), linked to ``ground`` with ``truth`` (and
+    ``context``, the link's context rule)."""
     t = b.objects[target]
     if t.contact is None or not b.room(1):
         return None
@@ -284,31 +291,9 @@ def add_sibling(b: SceneBuilder, target: int, ground: int, truth: str) -> int | 
         box = b.box_at((t.box[0] + t.box[2]) / 2 + shift, y, w, h)
         if b.inside(box) and b.free(box, 0.3, ignore=(target,)):
             idx = b.add(t.name, box, t.pose, contact=box[3], blocks=True)
-            b.link(idx, ground, truth)
+            b.link(idx, ground, truth, context)
             return idx
     return None
-
-
-def add_umbrella_partner(b: SceneBuilder, holder: int, umbrella: int,
-                         ground: int) -> int | None:
-    """A second person sharing ``holder``'s umbrella: beside the holder, under the canopy."""
-    h, u = b.objects[holder], b.objects[umbrella]
-    name = pick_person(b, "standing on", b.objects[ground].name)
-    if name is None or h.contact is None or not b.room(1):
-        return None
-    height = (h.box[3] - h.box[1] + 1) / POSE_HEIGHT[h.pose]
-    w, _ = b.size(name, "standing", height)
-    handle_x = (u.box[0] + u.box[2]) / 2
-    cx = handle_x + h.facing * b.rng.uniform(0.1, 0.6) * w
-    box = b.box_at(cx, h.box[3] + b.rng.uniform(-2, 2), w, height)
-    if not b.inside(box) or not b.free(box, 0.3, ignore=(holder,)):
-        return None
-    idx = add_person(b, name, "standing", cx, box[3], height, facing=-h.facing)
-    if idx is not None:
-        b.link(idx, ground, "standing on")
-        b.link(idx, umbrella, "under")
-        b.scene.salient.add(frozenset((idx, umbrella)))
-    return idx
 
 
 def add_item_on(b: SceneBuilder, item: str, furniture: int, surface: float,

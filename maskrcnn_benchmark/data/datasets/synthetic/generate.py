@@ -25,7 +25,7 @@ __all__ = ["META_NAME", "GenerationResult", "synthesize_images", "generate_datas
 logger = logging.getLogger(__name__)
 
 META_NAME = "synthetic_vg.json"
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 _OWN_FILES = {H5_NAME, DICTS_NAME, IMAGE_DATA_NAME, IMAGE_DIR_NAME, META_NAME, "README.md"}
 JPEG_QUALITY = 92
 

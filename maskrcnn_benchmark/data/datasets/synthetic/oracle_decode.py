@@ -2,12 +2,8 @@
 rules, and the metrics of the oracle check.
 
 Both decoders read the same scores [M, P + 1] (column 0 = no relation). The independent one
-takes each pair's argmax. The rule-aware one is greedy over (pair, predicate) candidates and
-accepts one when its pair is still free and the relations accepted so far keep every scene
-rule (``rules.ConstraintState``). Candidates are visited by the probability mass their pair
-puts on the candidate's constrained family (e.g. all support words for "one support per
-subject"), so a pair whose mass is split between a generic and a specific word ("on" /
-"sitting on") is not beaten by a pair with all its mass on one word.
+takes each pair's argmax; the rule-aware one (``joint_decode``) each pair's most probable
+label given that the image keeps every scene rule.
 """
 
 from __future__ import annotations
@@ -16,10 +12,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .rules import GROUP_RULES, PAIR_RULES, ConstraintState, pair_allowed
+from .joint_decode import decode_joint
+from .rules import pair_allowed
 
-__all__ = ["allowed_mask", "contested_pairs", "decode_graph", "rank_triplets", "recall_at_k",
-           "mean_recall_at_k", "accuracy_and_mean_recall", "graph_f1"]
+__all__ = ["allowed_mask", "decode_graph", "rank_triplets", "recall_at_k", "mean_recall_at_k",
+           "accuracy_and_mean_recall", "graph_f1"]
 
 
 def allowed_mask(classes: Sequence[str], boxes: np.ndarray, pairs: np.ndarray,
@@ -30,47 +27,6 @@ def allowed_mask(classes: Sequence[str], boxes: np.ndarray, pairs: np.ndarray,
         for p, name in enumerate(predicates, start=1):
             mask[m, p] = pair_allowed(name, classes[s], classes[o], boxes[s], boxes[o])
     return mask
-
-
-def _admits(pred: str, subj: str, obj: str) -> bool:
-    rule = PAIR_RULES[pred]
-    return (rule.subjects is None or subj in rule.subjects) and (
-        rule.objects is None or obj in rule.objects)
-
-
-def contested_pairs(classes: Sequence[str], pairs: np.ndarray) -> np.ndarray:
-    """[M] bool: pairs that share an object with another given pair under a scene rule whose
-    predicates both pairs' classes admit (e.g. a person's pairs with a horse and with the
-    grass both admit a support word, but the person has one support). Depends on the classes
-    only, not on any prediction."""
-    out = np.zeros(len(pairs), dtype=bool)
-    for rule in GROUP_RULES:
-        for side, family in ((0, rule.outgoing), (1, rule.incoming)):
-            members: dict[int, list[int]] = {}
-            for m, pair in enumerate(pairs):
-                node = int(pair[side])
-                if family and (rule.classes is None or classes[node] in rule.classes) and any(
-                        _admits(p, classes[pair[0]], classes[pair[1]]) for p in family):
-                    members.setdefault(node, []).append(m)
-            for ms in members.values():
-                if len(ms) > 1:
-                    out[ms] = True
-    return out
-
-
-def _family_mass(scores: np.ndarray, pairs: np.ndarray, classes: Sequence[str],
-                 predicates: Sequence[str]) -> np.ndarray:
-    """[M, P + 1]: per candidate, the largest mass its pair puts on a scene-rule family that
-    contains the candidate's predicate (its own probability when no rule constrains it)."""
-    index = {name: p for p, name in enumerate(predicates, start=1)}
-    keys = scores.copy()
-    for m, (s, o) in enumerate(pairs):
-        for rule in GROUP_RULES:
-            for node, family in ((s, rule.outgoing), (o, rule.incoming)):
-                if family and (rule.classes is None or classes[node] in rule.classes):
-                    cols = [index[name] for name in family]
-                    keys[m, cols] = np.maximum(keys[m, cols], scores[m, cols].sum())
-    return keys
 
 
 def decode_graph(scores: np.ndarray, pairs: np.ndarray, classes: Sequence[str],
@@ -88,24 +44,7 @@ def decode_graph(scores: np.ndarray, pairs: np.ndarray, classes: Sequence[str],
         probs[:, 0] = -1.0
     if not joint:
         return probs.argmax(axis=1)
-    keys = np.where(probs < 0, -1.0, _family_mass(np.clip(probs, 0, None), pairs, classes,
-                                                   predicates))
-    keys[:, 0] = probs[:, 0]
-    labels = np.zeros(len(pairs), dtype=np.int64)
-    done = np.zeros(len(pairs), dtype=bool)
-    state = ConstraintState(classes)
-    for flat in np.lexsort((-probs.ravel(), -keys.ravel())):
-        m, p = divmod(int(flat), probs.shape[1])
-        if done[m] or probs[m, p] < 0:
-            continue
-        s, o = int(pairs[m, 0]), int(pairs[m, 1])
-        if p == 0 or state.can_add(s, o, predicates[p - 1]):
-            if p:
-                state.add(s, o, predicates[p - 1])
-            labels[m], done[m] = p, True
-    stuck = ~done  # every admissible predicate clashed with the scene: keep the best one
-    labels[stuck] = probs[stuck].argmax(axis=1)
-    return labels
+    return decode_joint(probs, pairs, classes, predicates)
 
 
 def rank_triplets(scores: np.ndarray, pairs: np.ndarray, labels: np.ndarray | None,

@@ -29,12 +29,14 @@ _STATE_ATTRIBUTE = {"standing": "standing", "walking": "walking", "sitting": "si
 
 @dataclass
 class SyntheticImage:
-    """A scene, its annotated relations (subject, object, label) and their true predicates."""
+    """A scene, its annotated relations (subject, object, label), their true predicates and
+    their context rules ("" where the pair's own boxes and classes decide)."""
 
     image_id: int
     scene: Scene
     relations: list[tuple[int, int, str]]
     truths: list[str]
+    contexts: list[str]
 
     @property
     def split(self) -> int:
@@ -50,9 +52,9 @@ def synthesize_image(seed: int, index: int, test_fraction: float) -> SyntheticIm
         scene = compose_scene(rng, split)
         if len(scene.objects) < MIN_OBJECTS:
             continue
-        relations, truths = annotate(scene, rng)
+        relations, truths, contexts = annotate(scene, rng)
         if len(relations) >= MIN_RELATIONS:
-            return SyntheticImage(index + 1, scene, relations, truths)
+            return SyntheticImage(index + 1, scene, relations, truths, contexts)
     raise RuntimeError(f"could not compose image {index} for seed {seed}")
 
 
@@ -77,5 +79,6 @@ def to_vg_record(image: SyntheticImage) -> VGImageRecord:
         boxes=np.array([o.box for o in scene.objects], dtype=np.float64).reshape(-1, 4),
         labels=np.array([class_index(o.name) for o in scene.objects], dtype=np.int64),
         relations=rels, split=scene.split, attributes=_attributes(scene),
-        extra={"kind": scene.kind, "truths": list(image.truths)},
+        extra={"kind": scene.kind, "truths": list(image.truths),
+               "context": list(image.contexts)},
     )

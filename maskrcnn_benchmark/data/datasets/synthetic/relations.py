@@ -14,16 +14,16 @@ import math
 
 import numpy as np
 
-from .annotation import ANNOTATION_RATE, sample_label
+from .annotation import ANNOTATION_RATE, label_distribution, sample_label
+from .rules import GROUP_RULES, ConstraintState
 from .scene import Scene, SceneObject
 from .vocabulary import ANIMAL, FURNITURE, GROUND, PERSON, RIDEABLE, SKY, VEHICLE
 
 __all__ = ["MAX_RELATIONS", "proximity", "geometric_relations", "annotate"]
 
 MAX_RELATIONS = 20
-# Links that must always be annotated (the scene rules ask for exactly one of each).
-MANDATORY = ("wearing", "part of")
 _SALIENT_PARTNERS = RIDEABLE + FURNITURE + VEHICLE + ANIMAL
+_EXACT = {rule.name for rule in GROUP_RULES if rule.exact}
 
 
 def proximity(a: SceneObject, b: SceneObject, band: float) -> tuple[str, str] | None:
@@ -85,23 +85,40 @@ def geometric_relations(scene: Scene) -> list[tuple[int, int, str]]:
 def _proximity_rate(scene: Scene, i: int, j: int) -> float:
     names = {scene.objects[i].name, scene.objects[j].name}
     if frozenset((i, j)) in scene.salient:
-        return 0.8
+        return 0.7
     if names & set(PERSON) and names & set(_SALIENT_PARTNERS):
-        return 0.45
-    return 0.18
+        return 0.35
+    return 0.12
 
 
-def annotate(scene: Scene, rng: np.random.Generator) -> tuple[list[tuple[int, int, str]],
-                                                               list[str]]:
-    """Annotated relations (subject, object, label) and the true predicate of each."""
+def _required(scene: Scene, state: ConstraintState, s: int, o: int, truth: str) -> bool:
+    """Whether a link is always annotated: an "exactly one" scene rule counts it (whichever
+    word the annotator writes), its predicate is decided by the scene (a context rule), or its
+    annotation rate is 1."""
+    if (s, o) in scene.context or ANNOTATION_RATE.get(truth, 0.0) >= 1.0:
+        return True
+    names = state.classes
+    return any(key[0] in _EXACT for label in label_distribution(truth, names[s], names[o])
+               for key in state.keys(s, o, label))
+
+
+def annotate(scene: Scene, rng: np.random.Generator
+             ) -> tuple[list[tuple[int, int, str]], list[str], list[str]]:
+    """Annotated relations (subject, object, label), the true predicate of each and its
+    context rule ("" for relations decided by their own pair)."""
     names = [o.name for o in scene.objects]
+    state = ConstraintState(names)
     chosen: list[tuple[int, int, str]] = []
+    required: set[tuple[int, int]] = set()
     for s, o, truth in scene.links:
-        if rng.random() < ANNOTATION_RATE[truth]:
+        if _required(scene, state, s, o, truth) or rng.random() < ANNOTATION_RATE[truth]:
             if truth == "part of" and rng.random() < 0.6:
                 chosen.append((o, s, "has"))
+                required.add((o, s))
             else:
                 chosen.append((s, o, truth))
+                if _required(scene, state, s, o, truth):
+                    required.add((s, o))
     geometric = geometric_relations(scene)
     by_pair = {(s, o): t for s, o, t in geometric}
     for s, o, truth in geometric:
@@ -116,9 +133,10 @@ def annotate(scene: Scene, rng: np.random.Generator) -> tuple[list[tuple[int, in
             if both or not forward:
                 chosen.append((o, s, by_pair[(o, s)]))
     if len(chosen) > MAX_RELATIONS:
-        keep = [r for r in chosen if r[2] in MANDATORY or r[2] == "has"]
-        rest = [r for r in chosen if r not in keep]
+        keep = [r for r in chosen if r[:2] in required]
+        rest = [r for r in chosen if r[:2] not in required]
         order = rng.permutation(len(rest))
         chosen = keep + [rest[k] for k in sorted(order[: max(MAX_RELATIONS - len(keep), 0)])]
     relations = [(s, o, sample_label(rng, truth, names[s], names[o])) for s, o, truth in chosen]
-    return relations, [truth for _, _, truth in chosen]
+    contexts = [scene.context.get((s, o), "") for s, o, _ in chosen]
+    return relations, [truth for _, _, truth in chosen], contexts

@@ -1,13 +1,19 @@
 """The scene rules of the synthetic benchmark, written once as data and used everywhere.
 
 The generator produces annotations that satisfy them, the tests check every image against them
-and the oracle's joint decoder enforces them. There are two kinds:
+and the oracle's joint decoder enforces them. There are three kinds:
 
 - pair rules (``PAIR_RULES``): which subject/object classes a predicate admits and what the
   two boxes must look like (riding implies being on top, worn clothing lies inside the wearer);
 - scene rules (``GROUP_RULES``, ``CONVERSES``): constraints that couple relations of one image
-  (one support per subject, one wearer per garment, one whole per part, one holder per item,
-  no contradicting relation in the reverse direction, one predicate per ordered pair).
+  (one support per subject, one wearer per garment, one whole per part, a hand-held item is
+  held or rests, one thing in hand per person, a horse or bike is ridden, led or parked, one
+  person per chair, no contradicting relation in the reverse direction, one predicate per
+  ordered pair);
+- context rules (``CONTEXT_RULES``): relations whose true predicate is decided by other parts
+  of the scene, not by the pair's own boxes and classes (a bike is "parked on" the street only
+  when nobody rides or leads it). They say what decides and through which scene rules the
+  other relations of the image recover it.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from .vocabulary import (
     FURNITURE,
     GROUND,
     HANDHELD,
+    HANDLED,
     PART,
     PART_WHOLES,
     PERSON,
@@ -32,8 +39,9 @@ from .vocabulary import (
     VEHICLE,
 )
 
-__all__ = ["SUPPORT", "SYMMETRIC", "CONVERSES", "PairRule", "PAIR_RULES", "GroupRule",
-           "GROUP_RULES", "pair_allowed", "ConstraintState", "scene_violations"]
+__all__ = ["SUPPORT", "SYMMETRIC", "CONVERSES", "HANDLER", "IN_HAND", "PairRule", "PAIR_RULES",
+           "GroupRule", "GROUP_RULES", "ContextRule", "CONTEXT_RULES", "pair_allowed",
+           "ConstraintState", "contradicts", "context_holds", "scene_violations"]
 
 # Labels that say where a subject rests; every subject has at most one of them.
 SUPPORT = ("on", "standing on", "sitting on", "lying on", "walking on", "parked on", "riding",
@@ -42,6 +50,10 @@ SYMMETRIC = ("near", "next to")
 # (p, q): "A p B" together with "B q A" is consistent; other asymmetric pairs contradict.
 CONVERSES = frozenset({("above", "under"), ("under", "above"), ("in front of", "behind"),
                        ("behind", "in front of")})
+# Labels of a person who rides, sits on or leads a horse, bike, motorcycle or chair.
+HANDLER = ("riding", "on", "sitting on", "holding", "has")
+# Labels of a person with a thing in hand.
+IN_HAND = ("holding", "carrying", "has")
 
 _ANY = None
 _STANDABLE = GROUND + ("surfboard",)
@@ -65,9 +77,9 @@ PAIR_RULES = {
     "near": PairRule(_ANY, _ANY),
     "next to": PairRule(_ANY, _ANY),
     "carrying": PairRule(PERSON, HANDHELD, "touching"),
-    "holding": PairRule(PERSON, HANDHELD, "touching"),
+    "holding": PairRule(PERSON, HANDHELD + HANDLED, "touching"),
     "wearing": PairRule(PERSON, CLOTHING, "inside"),
-    "has": PairRule(PERSON + _WHOLES, CLOTHING + HANDHELD + PART, "touching"),
+    "has": PairRule(PERSON + _WHOLES, CLOTHING + HANDHELD + HANDLED + PART, "touching"),
     "part of": PairRule(PART, _WHOLES, "contains"),
     "of": PairRule(PART, _WHOLES, "contains"),
     "riding": PairRule(PERSON, RIDEABLE, "on_top"),
@@ -87,7 +99,8 @@ class GroupRule:
     """At most (or, with ``exact``, exactly) ``limit`` relations of a kind meet at one object.
 
     At an object of ``classes`` (None = any) the rule counts the relations entering it with a
-    predicate in ``incoming`` plus those leaving it with a predicate in ``outgoing``.
+    predicate in ``incoming`` plus those leaving it with a predicate in ``outgoing``, whose
+    other end is of ``partners`` (None = any).
     """
 
     name: str
@@ -96,16 +109,59 @@ class GroupRule:
     outgoing: tuple[str, ...] = ()
     limit: int = 1
     exact: bool = False
+    partners: tuple[str, ...] | None = None
 
 
 GROUP_RULES = (
     GroupRule("one_support", None, outgoing=SUPPORT),
-    GroupRule("one_ride", None, outgoing=("riding",)),
     GroupRule("one_wearer", CLOTHING, incoming=("wearing", "has"), exact=True),
-    GroupRule("one_holder", HANDHELD, incoming=("holding", "carrying", "has")),
-    GroupRule("held_or_resting", HANDHELD, incoming=("holding", "carrying", "has"),
-              outgoing=SUPPORT),
+    GroupRule("held_or_resting", HANDHELD, incoming=IN_HAND, outgoing=SUPPORT, exact=True),
     GroupRule("one_whole", PART, incoming=("has",), outgoing=("part of", "of"), exact=True),
+    GroupRule("one_in_hand", PERSON, outgoing=IN_HAND, partners=HANDHELD + HANDLED),
+    GroupRule("ridden_led_or_parked", ("bike", "horse", "motorcycle"), incoming=HANDLER,
+              outgoing=("parked on",), exact=True, partners=PERSON + GROUND),
+    GroupRule("one_person_per_chair", ("chair",), incoming=HANDLER, partners=PERSON),
+)
+
+
+@dataclass(frozen=True)
+class ContextRule:
+    """Relations (subject of ``subjects``, object of ``objects``) whose true predicate is one of
+    ``if_context`` when the context holds and one of ``otherwise`` when not.
+
+    The context: another relation, not this pair's, with a true predicate in ``context`` enters
+    (``direction`` "incoming") or leaves ("outgoing") the pair's ``node`` ("subject" or
+    "object"). ``via``: the scene rules through which the image's other relations reveal it.
+    """
+
+    name: str
+    subjects: tuple[str, ...]
+    objects: tuple[str, ...]
+    if_context: tuple[str, ...]
+    otherwise: tuple[str, ...]
+    node: str
+    direction: str
+    context: tuple[str, ...]
+    via: tuple[str, ...]
+    description: str
+
+
+CONTEXT_RULES = (
+    ContextRule("parked_unless_used", ("bike", "motorcycle"), GROUND, ("on",), ("parked on",),
+                "subject", "incoming", ("riding", "holding"), ("ridden_led_or_parked",),
+                "a bike or motorcycle is on the street while someone rides or leads it, "
+                "otherwise parked on it"),
+    ContextRule("leads_unless_taken", PERSON, HANDLED, ("next to",), ("holding",), "object",
+                "incoming", ("riding", "sitting on"),
+                ("ridden_led_or_parked", "one_person_per_chair"),
+                "the person at a horse's head, a bike's handlebar or a chair's back holds it, "
+                "unless someone else rides or sits on it (then they stand next to it)"),
+    ContextRule("free_hand_holds", PERSON, ("bag", "surfboard", "umbrella"),
+                ("under", "next to"), ("holding", "carrying"), "subject", "outgoing",
+                ("holding", "carrying"), ("one_in_hand", "held_or_resting"),
+                "of two people sharing an umbrella, a surfboard or a bag, the one whose hands "
+                "are free holds it; the one with a bag or cup of their own is under the "
+                "umbrella or next to the board or bag"),
 )
 
 
@@ -167,11 +223,14 @@ class ConstraintState:
         self.labels: dict[tuple[int, int], str] = {}
         self._counts: dict[tuple[str, int], int] = {}
 
-    def _keys(self, s: int, o: int, pred: str) -> list[tuple[str, int]]:
+    def keys(self, s: int, o: int, pred: str) -> list[tuple[str, int]]:
+        """The (rule name, object) counters that "s pred o" increments."""
         keys = []
         for rule in GROUP_RULES:
-            for node, preds in ((s, rule.outgoing), (o, rule.incoming)):
-                if pred in preds and (rule.classes is None or self.classes[node] in rule.classes):
+            for node, other, preds in ((s, o, rule.outgoing), (o, s, rule.incoming)):
+                if pred in preds and (rule.classes is None or self.classes[node] in rule.classes
+                                      ) and (rule.partners is None
+                                             or self.classes[other] in rule.partners):
                     keys.append((rule.name, node))
         return keys
 
@@ -182,18 +241,27 @@ class ConstraintState:
         reverse = self.labels.get((o, s))
         if reverse is not None and contradicts(pred, reverse):
             return False
-        limits = {rule.name: rule.limit for rule in GROUP_RULES}
-        return all(self._counts.get(k, 0) < limits[k[0]] for k in self._keys(s, o, pred))
+        return all(self._counts.get(k, 0) < _LIMITS[k[0]] for k in self.keys(s, o, pred))
 
     def add(self, s: int, o: int, pred: str) -> None:
         """Record the relation (call ``can_add`` first)."""
         self.labels[(s, o)] = pred
-        for k in self._keys(s, o, pred):
+        for k in self.keys(s, o, pred):
             self._counts[k] = self._counts.get(k, 0) + 1
+
+    def remove(self, s: int, o: int) -> str:
+        """Forget the relation of (s, o); return its predicate."""
+        pred = self.labels.pop((s, o))
+        for k in self.keys(s, o, pred):
+            self._counts[k] -= 1
+        return pred
 
     def count(self, rule: GroupRule, node: int) -> int:
         """How many relations of ``rule`` meet at ``node``."""
         return self._counts.get((rule.name, node), 0)
+
+
+_LIMITS = {rule.name: rule.limit for rule in GROUP_RULES}
 
 
 def contradicts(pred: str, reverse: str) -> bool:
@@ -201,6 +269,16 @@ def contradicts(pred: str, reverse: str) -> bool:
     if pred in SYMMETRIC or reverse in SYMMETRIC:
         return False
     return (pred, reverse) not in CONVERSES
+
+
+def context_holds(rule: ContextRule, relations: Sequence[tuple[int, int, str]], s: int,
+                  o: int) -> bool:
+    """Whether the context of ``rule`` holds for the pair (s, o) among ``relations`` (true
+    predicates): another relation with a predicate in ``rule.context`` meets the pair's node."""
+    node = s if rule.node == "subject" else o
+    side = 1 if rule.direction == "incoming" else 0
+    return any(r[side] == node and (r[0], r[1]) != (s, o) and r[2] in rule.context
+               for r in relations)
 
 
 def scene_violations(classes: Sequence[str], boxes: np.ndarray,

@@ -55,6 +55,9 @@ class Scene:
     objects: list[SceneObject] = field(default_factory=list)
     links: list[tuple[int, int, str]] = field(default_factory=list)
     salient: set[frozenset[int]] = field(default_factory=set)  # pairs placed close on purpose
+    # Links whose true predicate the rest of the scene decides: (subject, object) -> the name
+    # of their rule in rules.CONTEXT_RULES. They are always annotated.
+    context: dict[tuple[int, int], str] = field(default_factory=dict)
 
 
 def iom(a: tuple[int, ...], b: tuple[int, ...]) -> float:
@@ -134,9 +137,31 @@ class SceneBuilder:
                 self.flat.add(idx)
         return idx
 
-    def link(self, subj: int, obj: int, truth: str) -> None:
-        """Record a true relation fixed by composition."""
+    def link(self, subj: int, obj: int, truth: str, context: str = "") -> None:
+        """Record a true relation fixed by composition (``context``: its context rule)."""
         self.scene.links.append((subj, obj, truth))
+        if context:
+            self.scene.context[(subj, obj)] = context
+
+    def relink(self, subj: int, obj: int, truth: str) -> None:
+        """Change the true predicate of an existing link (its context rule stays)."""
+        links = self.scene.links
+        k = next(k for k, (s, o, _) in enumerate(links) if (s, o) == (subj, obj))
+        links[k] = (subj, obj, truth)
+
+    def checkpoint(self) -> int:
+        """A mark to ``rollback`` to: the number of objects placed so far."""
+        return len(self.objects)
+
+    def rollback(self, mark: int) -> None:
+        """Remove every object placed after ``mark`` and everything that refers to them."""
+        s = self.scene
+        del s.objects[mark:]
+        s.links = [(a, b, t) for a, b, t in s.links if a < mark and b < mark]
+        s.salient = {p for p in s.salient if max(p) < mark}
+        s.context = {p: c for p, c in s.context.items() if max(p) < mark}
+        self.blockers = [i for i in self.blockers if i < mark]
+        self.flat = {i for i in self.flat if i < mark}
 
     # ------------------------------------------------------------------ geometry
     def depth_fraction(self, y: float) -> float:

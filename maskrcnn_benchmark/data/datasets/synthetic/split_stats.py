@@ -1,6 +1,7 @@
 """Statistics of a generated data set: sizes, the predicate long tail, zero- and few-shot
-triplets. They run on records in memory (no pixels needed), so the tests can check the
-guarantees of the ``small`` preset in seconds.
+triplets, and the share of relations whose predicate the rest of the scene decides. They run
+on records in memory (no pixels needed), so the tests can check the guarantees of the
+``small`` preset in seconds.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ class SplitStatistics:
     zero_shot_instances: int  # test relations of those types
     few_shot_triplets: dict[str, int]  # per FEW_SHOT_BINS: test triplet types in the bin
     few_shot_instances: dict[str, int]
+    # Relations (all splits) per context rule, from the records' extra["context"] flags.
+    context_counts: dict[str, int]
+    context_share: float  # fraction of all relations that a context rule decides
 
 
 def _triplets(record: VGImageRecord) -> list[tuple[int, int, int]]:
@@ -67,6 +71,8 @@ def split_statistics(records: Sequence[VGImageRecord], num_predicates: int) -> S
         types = [t for t in test_triplets if lo <= train_triplets[t] <= hi]
         few_types[f"{lo}-{hi}"] = len(types)
         few_inst[f"{lo}-{hi}"] = sum(test_triplets[t] for t in types)
+    context: Counter = Counter(name for r in records for name in r.extra.get("context", ())
+                               if name)
     n_obj = [len(r.labels) for r in records]
     n_rel = [len(np.asarray(r.relations).reshape(-1, 3)) for r in records]
     density = float(np.mean([nr / max(no * (no - 1), 1) for no, nr in zip(n_obj, n_rel)]))
@@ -75,4 +81,6 @@ def split_statistics(records: Sequence[VGImageRecord], num_predicates: int) -> S
         relations_per_image=_summary(n_rel), pair_density=density,
         train_predicate_counts=counts, head_tail_ratio=ratio,
         zero_shot_triplets=len(zero), zero_shot_instances=sum(test_triplets[t] for t in zero),
-        few_shot_triplets=few_types, few_shot_instances=few_inst)
+        few_shot_triplets=few_types, few_shot_instances=few_inst,
+        context_counts=dict(sorted(context.items())),
+        context_share=sum(context.values()) / max(sum(n_rel), 1))

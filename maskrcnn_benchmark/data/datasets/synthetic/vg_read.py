@@ -1,7 +1,8 @@
 """Reading VG150 files back into ``VGImageRecord``s (the inverse of ``write_vg_files``).
 
 The oracle check and the dataset card read what was written, not what the generator holds in
-memory. Boxes are decoded as VG150 loaders do: (cx, cy, w, h) at the 1024 scale ->
+memory. The extra fields of ``image_data.json`` (scene kind, true predicates, context rules)
+come back in ``extra``. Boxes are decoded as VG150 loaders do: (cx, cy, w, h) at the 1024 scale ->
 x1 = cx - w / 2, x2 = x1 + w, then scaled to the image's original size (kept as floats here).
 """
 
@@ -74,5 +75,6 @@ def read_vg_records(data_dir: str) -> list[VGImageRecord]:
             height=int(info["height"]), boxes=boxes,
             labels=arrays["labels"][box_rows, 0].astype(np.int64),
             relations=rels.astype(np.int64), split=int(arrays["split"][i]),
-            attributes=arrays["attributes"][box_rows]))
+            attributes=arrays["attributes"][box_rows],
+            extra={k: v for k, v in info.items() if k not in ("image_id", "width", "height")}))
     return records

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 __all__ = [
     "OBJECT_CLASSES", "PREDICATES", "ATTRIBUTES", "PERSON", "ANIMAL", "VEHICLE", "CLOTHING",
-    "HANDHELD", "FURNITURE", "PART", "FIXED", "GROUND", "SKY", "RIDEABLE", "SEAT", "PART_WHOLES",
+    "HANDHELD", "FURNITURE", "PART", "FIXED", "GROUND", "SKY", "RIDEABLE", "SEAT", "HANDLED",
+    "PART_WHOLES",
     "GROUP_OF", "Preset", "PRESETS", "class_index", "predicate_index", "attribute_index",
 ]
 
@@ -28,6 +29,9 @@ SKY = ("sky",)
 # Things a person can ride, and things a person can sit on.
 RIDEABLE = ("bike", "horse", "motorcycle", "surfboard")
 SEAT = ("bed", "bench", "chair")
+# Things one person at a time rides, sits on or leads by hand (a horse by the bridle, a bike by
+# the handlebar, a chair by its back).
+HANDLED = ("bike", "chair", "horse", "motorcycle")
 # Which wholes each part class may belong to.
 PART_WHOLES = {"wheel": ("bus", "car"), "window": ("building",)}
 
