@@ -72,8 +72,13 @@ def _batch_sampler(cfg, dataset: Dataset, images_per_gpu: int, shuffle: bool, wo
 
 
 def make_data_loader(cfg, mode: str = "train", is_distributed: bool = False,
-                     start_iter: int = 0) -> DataLoader | list[DataLoader]:
-    """The train loader (iteration-based) or a list of val / test loaders, one per dataset."""
+                     start_iter: int = 0, dataset_names: Sequence[str] | None = None
+                     ) -> DataLoader | list[DataLoader]:
+    """The train loader (iteration-based) or a list of val / test loaders, one per dataset.
+
+    ``dataset_names`` replaces the mode's DATASETS entry (e.g. evaluating the train split with
+    test-time loading).
+    """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     world = comm.get_world_size() if is_distributed else 1
@@ -84,7 +89,8 @@ def make_data_loader(cfg, mode: str = "train", is_distributed: bool = False,
     if total <= 0 or total % world:
         raise ValueError(f"{key} ({total}) must be a positive multiple of the number of "
                          f"processes ({world})")
-    names = {"train": cfg.DATASETS.TRAIN, "val": cfg.DATASETS.VAL, "test": cfg.DATASETS.TEST}[mode]
+    names = dataset_names or {"train": cfg.DATASETS.TRAIN, "val": cfg.DATASETS.VAL,
+                              "test": cfg.DATASETS.TEST}[mode]
     if not names:
         raise ValueError(f"DATASETS.{mode.upper()} is empty; name a dataset of "
                          "maskrcnn_benchmark/config/paths_catalog.py (see docs/DATA.md)")

@@ -29,15 +29,22 @@ __all__ = ["default_argument_parser", "setup", "resolve_device", "wrap_ddp"]
 logger = logging.getLogger(__name__)
 
 
+class _ToolParser(argparse.ArgumentParser):
+    """Flags may come before, between or after the ``KEY VALUE`` overrides."""
+
+    def parse_args(self, args=None, namespace=None):  # noqa: D102 (argparse's signature)
+        return self.parse_intermixed_args(args, namespace)
+
+
 def default_argument_parser(description: str) -> argparse.ArgumentParser:
-    """``--config-file``, ``--resume/--no-resume`` and trailing ``KEY VALUE`` overrides."""
-    parser = argparse.ArgumentParser(description=description)
+    """``--config-file``, ``--no-resume`` and ``KEY VALUE`` overrides (flags anywhere)."""
+    parser = _ToolParser(description=description)
     parser.add_argument("--config-file", default="", metavar="FILE", help="YAML config")
     parser.add_argument("--no-resume", action="store_true",
                         help="start fresh even if OUTPUT_DIR holds a last_checkpoint")
     parser.add_argument("--local_rank", "--local-rank", type=int, default=None,
                         help=argparse.SUPPRESS)  # accepted from torch.distributed.launch
-    parser.add_argument("opts", nargs=argparse.REMAINDER, default=[],
+    parser.add_argument("opts", nargs="*", default=[],
                         help="config overrides as KEY VALUE pairs")
     return parser
 

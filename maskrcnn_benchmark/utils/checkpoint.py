@@ -120,6 +120,7 @@ def load_model_state(
     state_dict: dict[str, torch.Tensor],
     load_mapping: dict[str, str] | None = None,
     strict: bool = False,
+    missing_ok: bool = True,
 ) -> LoadReport:
     """Load ``state_dict`` into ``model`` SGB-style and return a LoadReport.
 
@@ -155,7 +156,8 @@ def load_model_state(
         merged[key] = value
         report.loaded.append(key)
     report.unexpected = sorted(k for k in state_dict if k not in used)
-    if report.mismatched or (strict and (report.missing or report.unexpected)):
+    if (report.mismatched or (strict and (report.missing or report.unexpected))
+            or (not missing_ok and report.missing)):
         raise ValueError("Checkpoint does not fit the model:\n" + report.table())
     model.load_state_dict(merged, strict=False)
     return report
@@ -222,6 +224,7 @@ class Checkpointer:
         load_mapping: dict[str, str] | None = None,
         with_optim: bool = True,
         strict: bool = False,
+        missing_ok: bool = True,
     ) -> dict[str, Any]:
         """Load the latest checkpoint in ``save_dir`` (if ``use_latest``) or ``f``.
 
@@ -236,7 +239,8 @@ class Checkpointer:
             return {}
         logger.info("Loading checkpoint from %s", f)
         data = load_checkpoint_file(f)
-        report = load_model_state(self.model, data.pop("model"), load_mapping, strict=strict)
+        report = load_model_state(self.model, data.pop("model"), load_mapping, strict=strict,
+                                  missing_ok=missing_ok)
         logger.info("Checkpoint %s:\n%s", os.path.basename(f), report.table())
         for key, obj in (("optimizer", self.optimizer), ("scheduler", self.scheduler),
                          ("scaler", self.scaler)):

@@ -30,6 +30,10 @@ class GeneralizedRCNN(nn.Module):
       computed); eval -> ``roi_heads.relation.post_process(relation_output)``, one BoxList per
       image. PredCls/SGCls need ``targets`` in eval too; their boxes are the GT boxes, so the
       RPN is skipped (SGB runs it and discards the proposals).
+    - energy training (``energy_model`` set, MODEL.ENERGY_ON): the training loss dict is the
+      energy objective's Eq. 5 terms (task losses x lambda_t, energy loss, L2 regulariser); in
+      eval, an ``energy_refiner`` (TEST.ENERGY_REFINE) refines the relation head's output with
+      the sampler before post-processing.
 
     Once :meth:`freeze_detector` is called (done by the builder in relation mode), backbone, RPN
     and box head have ``requires_grad=False``, stay in eval mode whatever ``train()`` says and
@@ -37,11 +41,16 @@ class GeneralizedRCNN(nn.Module):
     and GT box appending) still follow the model's ``training`` flag, as in SGB.
     """
 
-    def __init__(self, backbone: nn.Module, rpn: nn.Module, roi_heads: CombinedROIHeads) -> None:
+    def __init__(self, backbone: nn.Module, rpn: nn.Module, roi_heads: CombinedROIHeads,
+                 energy_model: nn.Module | None = None, energy_objective: Any = None,
+                 energy_refiner: Any = None) -> None:
         super().__init__()
         self.backbone = backbone
         self.rpn = rpn
         self.roi_heads = roi_heads
+        self.energy_model = energy_model
+        self.energy_objective = energy_objective
+        self.energy_refiner = energy_refiner
         self.detector_frozen = False
 
     @property
@@ -86,17 +95,44 @@ class GeneralizedRCNN(nn.Module):
             return {**rpn_losses, **box_losses} if self.training else detections
         relation_output, relation_losses = self.roi_heads.relation(features, detections, targets)
         if self.training:
+            if self.energy_objective is not None:
+                return self.energy_objective(self.energy_model, relation_output, targets,
+                                             relation_losses)
             return relation_losses
+        if self.energy_refiner is not None:
+            relation_output = self.energy_refiner(self.energy_model, relation_output)
         return self.roi_heads.relation.post_process(relation_output)
 
 
 def build_generalized_rcnn(cfg: CfgNode, statistics: Any = None) -> GeneralizedRCNN:
-    """Build from cfg; in relation mode the detector parts are frozen."""
+    """Build from cfg; in relation mode the detector parts are frozen, and with
+    MODEL.ENERGY_ON the energy model (state-dict prefix ``energy_model.``) is added."""
     backbone = build_backbone(cfg)
+    roi_heads = build_roi_heads(cfg, backbone.out_channels, statistics)
+    energy: dict[str, Any] = {}
+    if cfg.MODEL.ENERGY_ON:
+        if not cfg.MODEL.RELATION_ON:
+            raise ValueError("MODEL.ENERGY_ON needs MODEL.RELATION_ON True: the energy loss "
+                             "trains a relation head")
+        from maskrcnn_benchmark.modeling.energy import (
+            build_energy_model,
+            build_energy_objective,
+            build_energy_refiner,
+        )
+
+        num_obj = cfg.MODEL.ROI_BOX_HEAD.NUM_CLASSES
+        num_rel = cfg.MODEL.ROI_RELATION_HEAD.NUM_CLASSES
+        feature_dim = roi_heads.relation.box_feature_extractor.out_channels
+        energy = {
+            "energy_model": build_energy_model(cfg, feature_dim, num_obj, num_rel),
+            "energy_objective": build_energy_objective(cfg, num_obj, num_rel),
+            "energy_refiner": build_energy_refiner(cfg, num_obj),
+        }
+    elif cfg.TEST.ENERGY_REFINE:
+        raise ValueError("TEST.ENERGY_REFINE needs an energy model: set MODEL.ENERGY_ON True "
+                         "(and load a checkpoint trained with it)")
     model = GeneralizedRCNN(
-        backbone,
-        build_rpn(cfg, backbone.out_channels),
-        build_roi_heads(cfg, backbone.out_channels, statistics),
+        backbone, build_rpn(cfg, backbone.out_channels), roi_heads, **energy
     )
     if cfg.MODEL.RELATION_ON:
         model.freeze_detector()

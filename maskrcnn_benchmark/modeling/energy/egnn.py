@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 from .message_passing import Aggregation, aggregate_incoming_edges, aggregate_neighbour_nodes
 
-__all__ = ["EGNNLayer", "two_layer_kernel", "pair_features"]
+__all__ = ["EGNNLayer", "two_layer_kernel"]
 
 
 def two_layer_kernel(in_dim: int, hidden_dim: int, out_dim: int) -> nn.Sequential:
@@ -51,14 +50,22 @@ class EGNNLayer(nn.Module):
                 aggregate_neighbour_nodes(node_states, edge_index, self.aggregation))
             edge2node = self.edge2node_kernel(
                 aggregate_incoming_edges(edge_states, edge_index, node_states.shape[0]))
-            node2edge = self.node2edge_kernel(pair_features(node_states, subjects, objects))
+            node2edge = self._node_to_edge(node_states, subjects, objects)
             messages = self.alpha * node2node + (1.0 - self.alpha) * edge2node
             node_states, edge_states = (self.node_gate(messages, node_states),
                                         self.edge_gate(node2edge, edge_states))
         return node_states, edge_states
 
+    def _node_to_edge(self, node_states: Tensor, subjects: Tensor, objects: Tensor) -> Tensor:
+        """``K_ne([n_i || n_j])`` for every edge, with the first (linear) layer applied per node.
 
-def pair_features(node_states: Tensor, subjects: Tensor, objects: Tensor) -> Tensor:
-    """[E, 2d] rows ``[n_subject || n_object]`` of every directed edge."""
-    return torch.cat([node_states.index_select(0, subjects),
-                      node_states.index_select(0, objects)], dim=-1)
+        ``W [n_i || n_j] + b = W_s n_i + W_o n_j + b``: projecting the N nodes once and
+        gathering per edge costs O(N d m) instead of O(E d m) and gives the same values.
+        """
+        first, rest = self.node2edge_kernel[0], self.node2edge_kernel[1:]
+        node_dim = node_states.shape[-1]
+        as_subject = nn.functional.linear(node_states, first.weight[:, :node_dim], first.bias)
+        as_object = nn.functional.linear(node_states, first.weight[:, node_dim:])
+        hidden = as_subject.index_select(0, subjects) + as_object.index_select(0, objects)
+        return rest(hidden)
+

@@ -1,0 +1,38 @@
+"""Evaluate a trained scene graph model on DATASETS.TO_TEST ("test", "val" or "train").
+
+    python tools/relation_test_net.py --config-file configs/quickstart/motifs_predcls.yaml \\
+        OUTPUT_DIR output/quickstart/motifs_predcls_ce
+    python tools/relation_test_net.py --config-file configs/vg150/motifs_predcls.yaml \\
+        MODEL.WEIGHT checkpoints/motifs_predcls/model_final.pth TEST.IMS_PER_BATCH 8
+
+Weights come from OUTPUT_DIR/last_checkpoint when it exists, else MODEL.WEIGHT (an SGB or EBM
+relation checkpoint loads; energy-model keys are only needed with MODEL.ENERGY_ON). Results go
+to OUTPUT_DIR/inference/<dataset>/: eval_results.json, predictions.pth, visualization.pth and
+per_predicate_recall.png. TEST.ENERGY_REFINE True refines predictions with the energy model.
+"""
+
+from maskrcnn_benchmark.data.statistics import get_dataset_statistics
+from maskrcnn_benchmark.engine.launch import default_argument_parser, setup
+from maskrcnn_benchmark.engine.relation import test_relation_model
+from maskrcnn_benchmark.modeling.detector import build_detection_model
+from maskrcnn_benchmark.utils.checkpoint import Checkpointer
+
+
+def main() -> None:
+    args = default_argument_parser(__doc__.splitlines()[0]).parse_args()
+    cfg, device = setup(args)
+    if not cfg.MODEL.RELATION_ON:
+        raise SystemExit("The relation test needs MODEL.RELATION_ON True; detectors are "
+                         "evaluated by tools/detector_test_net.py")
+    statistics = get_dataset_statistics(cfg)
+    model = build_detection_model(cfg, statistics).to(device)
+    checkpointer = Checkpointer(model, save_dir=cfg.OUTPUT_DIR)
+    if not checkpointer.has_checkpoint() and not cfg.MODEL.WEIGHT:
+        raise SystemExit("No weights: set OUTPUT_DIR to a training folder holding "
+                         "last_checkpoint, or MODEL.WEIGHT to a relation checkpoint")
+    checkpointer.load(cfg.MODEL.WEIGHT or None, use_latest=not args.no_resume, missing_ok=False)
+    test_relation_model(cfg, model, statistics)
+
+
+if __name__ == "__main__":
+    main()
