@@ -7,6 +7,7 @@ Single process: ``python tools/X.py --config-file F KEY VALUE ...``. Several pro
 from __future__ import annotations
 
 import argparse
+import inspect
 import logging
 import os
 
@@ -14,6 +15,7 @@ import torch
 from torch import nn
 
 from maskrcnn_benchmark.config import CfgNode, get_cfg
+from maskrcnn_benchmark.layers.distributed_batch_norm import convert_distributed_batch_norm
 from maskrcnn_benchmark.utils.comm import (
     get_local_rank,
     get_rank,
@@ -88,12 +90,19 @@ def setup(args: argparse.Namespace, name: str = "maskrcnn_benchmark") -> tuple[C
 def wrap_ddp(model: nn.Module, device: str) -> nn.Module:
     """Wrap in DistributedDataParallel when several processes run; otherwise return ``model``.
 
-    Parameters that a task does not use (e.g. the object decoder in PredCls) are tolerated with
+    BatchNorm layers become DistributedBatchNorm (statistics over the global batch, on CPUs
+    too), so N processes train like one with the same global batch. Parameters that a task
+    does not use (e.g. the object decoder in PredCls) are tolerated with
     ``find_unused_parameters``; buffers are not broadcast (the frozen detector's are identical).
     """
     if not is_distributed():
         return model
+    convert_distributed_batch_norm(model)
     device_ids = [get_local_rank()] if device.startswith("cuda") else None
-    return nn.parallel.DistributedDataParallel(
-        model, device_ids=device_ids, broadcast_buffers=False, find_unused_parameters=True
-    )
+    ddp = nn.parallel.DistributedDataParallel
+    # Buffers stay per rank after the start (the frozen detector's are identical everywhere);
+    # newer PyTorch spells broadcast_buffers=False as forward_sync_buffers=False.
+    no_sync = ({"forward_sync_buffers": False}
+               if "forward_sync_buffers" in inspect.signature(ddp).parameters
+               else {"broadcast_buffers": False})
+    return ddp(model, device_ids=device_ids, find_unused_parameters=True, **no_sync)

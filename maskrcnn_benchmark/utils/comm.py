@@ -20,6 +20,7 @@ __all__ = [
     "reduce_dict",
     "init_distributed",
     "broadcast_object",
+    "global_count",
 ]
 
 
@@ -131,3 +132,17 @@ def reduce_dict(values: dict[str, torch.Tensor], average: bool = True) -> dict[s
 def object_size_bytes(data: Any) -> int:
     """Size of an object once pickled (for logging gather volumes)."""
     return len(pickle.dumps(data))
+
+
+def global_count(count: int, device: torch.device | str) -> float:
+    """``count`` summed over ranks (itself in a single process).
+
+    A loss averaged over items whose number differs between ranks is ``sum / global_count *
+    world_size`` on each rank: after DDP averages the gradients, they equal the gradient of the
+    mean over the whole global batch, as a single process would compute it.
+    """
+    if not is_distributed():
+        return float(count)
+    total = torch.tensor([float(count)], device=device)
+    dist.all_reduce(total)
+    return float(total.item())

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from maskrcnn_benchmark.structures.bounding_box import BoxList
+from maskrcnn_benchmark.utils.comm import get_world_size, global_count
 
 __all__ = ["RelationLossComputation"]
 
@@ -18,16 +19,25 @@ LABEL_SMOOTHING_EPS = 0.01
 
 
 class RelationLossComputation:
-    """Mean cross-entropy over all sampled pairs and over all objects of the batch."""
+    """Mean cross-entropy over all sampled pairs and over all objects of the global batch.
+
+    Under DDP the mean is taken over every rank's pairs (objects), so training with N processes
+    matches one process with the same global batch even when ranks hold different numbers of
+    pairs (SGB averages per rank).
+    """
 
     def __init__(self, use_label_smoothing: bool) -> None:
         self.label_smoothing = LABEL_SMOOTHING_EPS if use_label_smoothing else 0.0
 
     def _cross_entropy(self, logits: Tensor, targets: Tensor) -> Tensor:
-        if logits.shape[0] == 0:
-            # No pair (or object) in the whole batch: a zero that keeps the graph connected.
+        # Every rank takes part in the count's all-reduce, also with no pair in its batch.
+        total = global_count(logits.shape[0], logits.device)
+        if logits.shape[0] == 0 or total == 0:
+            # No pair (or object) here: a zero that keeps the graph connected.
             return logits.sum() * 0.0
-        return F.cross_entropy(logits, targets.long(), label_smoothing=self.label_smoothing)
+        summed = F.cross_entropy(logits, targets.long(), label_smoothing=self.label_smoothing,
+                                 reduction="sum")
+        return summed * (get_world_size() / total)
 
     def __call__(
         self,
