@@ -1,0 +1,94 @@
+"""Side-by-side tables of evaluation results (quickstart CE vs EBM, docs/RESULTS.md).
+
+Runs are read from their ``eval_results.json``; several seeds of one setting are aggregated to
+mean and standard deviation. Values are printed in percent, as the SGG literature does.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import math
+import os
+import statistics
+from collections.abc import Mapping, Sequence
+
+__all__ = ["load_eval_results", "metric_rows", "comparison_table", "aggregate_runs"]
+
+
+def load_eval_results(output_dir: str, dataset: str | None = None) -> dict:
+    """The eval_results.json of a run folder (``OUTPUT_DIR``) or of its single dataset."""
+    pattern = os.path.join(output_dir, "inference", dataset or "*", "eval_results.json")
+    paths = sorted(glob.glob(pattern))
+    if not paths:
+        raise FileNotFoundError(f"No eval_results.json under {output_dir}/inference/: run "
+                                "tools/relation_test_net.py (or training without --skip-test)")
+    if len(paths) > 1:
+        names = [os.path.basename(os.path.dirname(p)) for p in paths]
+        raise ValueError(f"{output_dir} holds results of several datasets {names}; name one")
+    with open(paths[0]) as f:
+        return json.load(f)
+
+
+def metric_rows(results: Mapping, ks: Sequence[int] = (20, 50, 100)) -> dict[str, float | None]:
+    """Flatten one run to ``{"R@20": .., "mR@50": .., "zsR@20": .., "fsR@20 (1-5)": ..}``."""
+    rows: dict[str, float | None] = {}
+    for name in ("R", "mR", "ngR", "ng-mR"):
+        for k in ks:
+            rows[f"{name}@{k}"] = results[name][str(k)]
+    for group_name, group in results.get("triplet_groups", {}).items():
+        for k in ks:
+            key = f"zsR@{k}" if group["kind"] == "zero-shot" else f"fsR@{k} ({group_name})"
+            rows[key] = group["R"][str(k)]
+    if results.get("A"):
+        for k in ks:
+            rows[f"A@{k}"] = results["A"][str(k)]
+    detection = results.get("detection") or {}
+    if detection.get("mAP@0.5") is not None:
+        rows["mAP@0.5"] = detection["mAP@0.5"]
+    return rows
+
+
+def aggregate_runs(runs: Sequence[Mapping[str, float | None]]) -> dict[str, tuple[float, float]]:
+    """Mean and sample standard deviation of each metric over runs (seeds)."""
+    out = {}
+    for key in runs[0]:
+        values = [r[key] for r in runs if r.get(key) is not None]
+        if not values:
+            continue
+        spread = statistics.stdev(values) if len(values) > 1 else 0.0
+        out[key] = (statistics.fmean(values), spread)
+    return out
+
+
+def _cell(value: float | tuple[float, float] | None) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, tuple):
+        mean, spread = value
+        return f"{100 * mean:.2f} ± {100 * spread:.2f}"
+    return f"{100 * value:.2f}"
+
+
+def comparison_table(columns: Mapping[str, Mapping[str, float | tuple[float, float] | None]],
+                     metrics: Sequence[str] | None = None, delta: bool = True) -> str:
+    """A Markdown table: one row per metric, one column per run, plus last - first."""
+    names = list(columns)
+    metrics = list(metrics or next(iter(columns.values())).keys())
+    header = ["metric", *names] + (["Δ (last - first)"] if delta and len(names) > 1 else [])
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for metric in metrics:
+        values = [columns[n].get(metric) for n in names]
+        row = [metric, *(_cell(v) for v in values)]
+        if delta and len(names) > 1:
+            first, last = (_mean(values[0]), _mean(values[-1]))
+            row.append("n/a" if first is None or last is None else f"{100 * (last - first):+.2f}")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def _mean(value: float | tuple[float, float] | None) -> float | None:
+    if value is None:
+        return None
+    mean = value[0] if isinstance(value, tuple) else value
+    return None if math.isnan(mean) else mean

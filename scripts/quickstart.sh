@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The main job on the embedded default, end to end on a CPU with nothing downloaded:
+#   1. install the package (if needed),
+#   2. generate the `small` synthetic benchmark (if needed),
+#   3. pretrain the small detector (or reuse a finished one),
+#   4. train Motifs PredCls with cross-entropy and with the energy loss, on the same schedule
+#      (in parallel, one CPU thread each),
+#   5. evaluate both on the test split and print one side-by-side table.
+# Usage: bash scripts/quickstart.sh          (outputs in output/quickstart/)
+# Environment: QUICKSTART_OUT (output folder), PYTHON (interpreter), QUICKSTART_DET_ITERS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+OUT=${QUICKSTART_OUT:-output/quickstart}
+DET_ITERS=${QUICKSTART_DET_ITERS:-400}
+DATA=datasets/synthetic_vg_small
+start=$(date +%s)
+stamp() { echo "[quickstart $(( $(date +%s) - start ))s] $*"; }
+
+if ! "$PYTHON" -c "import maskrcnn_benchmark" 2>/dev/null; then
+    stamp "installing the package (pip install -e .)"
+    "$PYTHON" -m pip install -q -e .
+fi
+
+if [ ! -f "$DATA/VG-SGG-with-attri.h5" ]; then
+    stamp "generating the synthetic benchmark (preset small) into $DATA"
+    "$PYTHON" tools/make_synthetic_vg.py --preset small --out "$DATA" --workers 2
+fi
+
+DET="$OUT/detector"
+if [ -f "$DET/model_final.pth" ]; then
+    stamp "reusing the detector in $DET"
+else
+    stamp "pretraining the small detector ($DET_ITERS iterations) into $DET"
+    OMP_NUM_THREADS=2 "$PYTHON" tools/detector_pretrain_net.py \
+        --config-file configs/detector/synthetic_R18_FPN.yaml \
+        SOLVER.MAX_ITER "$DET_ITERS" SOLVER.STEPS "($((DET_ITERS * 3 / 4)),)" \
+        SOLVER.CHECKPOINT_PERIOD "$DET_ITERS" SOLVER.TO_VAL False OUTPUT_DIR "$DET"
+fi
+
+stamp "training Motifs PredCls with cross-entropy (CE) and with the energy loss (EBM)"
+run() {  # name, extra overrides...
+    local name=$1
+    shift
+    OMP_NUM_THREADS=1 "$PYTHON" tools/relation_train_net.py \
+        --config-file configs/quickstart/motifs_predcls.yaml \
+        MODEL.PRETRAINED_DETECTOR_CKPT "$DET/model_final.pth" \
+        OUTPUT_DIR "$OUT/motifs_predcls_$name" "$@" 2>&1 | sed -u "s/^/[$name] /"
+}
+run ce &
+ce_pid=$!
+run ebm MODEL.ENERGY_ON True &
+ebm_pid=$!
+wait "$ce_pid"
+wait "$ebm_pid"
+
+stamp "done; test-split results (percent):"
+"$PYTHON" tools/compare_results.py CE="$OUT/motifs_predcls_ce" EBM="$OUT/motifs_predcls_ebm" \
+    | tee "$OUT/comparison.md"
+stamp "table saved to $OUT/comparison.md; logs, checkpoints and plots are in $OUT/"
