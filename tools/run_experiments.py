@@ -1,0 +1,101 @@
+"""Run the docs/RESULTS.md experiments: CE vs EBM per predictor and task over seeds, ablations.
+
+Each run is tools/relation_train_net.py with configs/synthetic_default/base.yaml and overrides,
+in OUTPUT_ROOT/<name>; finished runs (eval_results.json present) are skipped, so the command can
+be re-run after an interruption. Runs go --workers at a time, one CPU thread each.
+
+    python tools/run_experiments.py --plan main --workers 2
+    python tools/run_experiments.py --plan ablation --workers 2
+    python tools/run_experiments.py --plan main --dry-run      # list the runs
+"""
+
+import argparse
+import glob
+import itertools
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+PREDICTORS = {"motifs": "MotifPredictor", "vctree": "VCTreePredictor", "imp": "IMPPredictor",
+              "transformer": "TransformerPredictor"}
+TASKS = {"predcls": ("True", "True"), "sgcls": ("True", "False")}
+SEEDS = (0, 1, 2)
+
+
+def run_opts(predictor: str, task: str, energy: bool, seed: int) -> list[str]:
+    """Overrides of one run."""
+    box, label = TASKS[task]
+    return ["MODEL.ROI_RELATION_HEAD.PREDICTOR", PREDICTORS[predictor],
+            "MODEL.ROI_RELATION_HEAD.USE_GT_BOX", box,
+            "MODEL.ROI_RELATION_HEAD.USE_GT_OBJECT_LABEL", label,
+            "MODEL.ENERGY_ON", str(energy), "SEED", str(seed)]
+
+
+def plan(name: str) -> list[tuple[str, list[str]]]:
+    """(run name, overrides) of a plan, in execution order."""
+    runs = []
+    if name == "main":
+        for seed, predictor, task in itertools.product(SEEDS, PREDICTORS, TASKS):
+            for energy in (False, True):
+                method = "ebm" if energy else "ce"
+                runs.append((f"{predictor}_{task}_{method}_seed{seed}",
+                             run_opts(predictor, task, energy, seed)))
+    elif name == "ablation":  # the paper's Table 5: VCTree PredCls, tau and no image graph
+        for seed in SEEDS:
+            base = run_opts("vctree", "predcls", True, seed)
+            for steps in (0, 5):
+                runs.append((f"vctree_predcls_ebm_tau{steps}_seed{seed}",
+                             base + ["SAMPLER.ITERS", str(steps)]))
+            runs.append((f"vctree_predcls_ebm_noimage_seed{seed}",
+                         base + ["ENERGY_MODEL.USE_IMAGE_GRAPH", "False"]))
+    else:
+        raise SystemExit(f"unknown plan {name!r}: main or ablation")
+    return runs
+
+
+def done(out: str) -> bool:
+    """Whether a run folder holds its test results."""
+    return bool(glob.glob(os.path.join(out, "inference", "*", "eval_results.json")))
+
+
+def execute(run: tuple[str, list[str]], args: argparse.Namespace) -> tuple[str, int]:
+    """Train and test one run; its log goes to <out>/stdout.log."""
+    name, opts = run
+    out = os.path.join(args.output_root, name)
+    if done(out):
+        return name, 0
+    os.makedirs(out, exist_ok=True)
+    command = [sys.executable, "tools/relation_train_net.py", "--config-file", args.config,
+               *opts, "OUTPUT_DIR", out, *args.opts]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    with open(os.path.join(out, "stdout.log"), "a") as log:
+        code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env).returncode
+    print(f"{'finished' if code == 0 else f'FAILED ({code})'}: {name}", flush=True)
+    return name, code
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--plan", default="main")
+    parser.add_argument("--config", default="configs/synthetic_default/base.yaml")
+    parser.add_argument("--output-root", default="output/results")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument("opts", nargs="*", help="extra KEY VALUE overrides for every run")
+    args = parser.parse_intermixed_args()
+    runs = plan(args.plan)
+    if args.dry_run:
+        for name, opts in runs:
+            state = "done" if done(os.path.join(args.output_root, name)) else "todo"
+            print(f"{state}  {name}  {' '.join(opts)}")
+        return
+    with ThreadPoolExecutor(args.workers) as pool:
+        results = list(pool.map(lambda run: execute(run, args), runs))
+    failed = [name for name, code in results if code]
+    if failed:
+        raise SystemExit(f"failed runs: {failed}")
+
+
+if __name__ == "__main__":
+    main()
