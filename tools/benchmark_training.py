@@ -23,7 +23,8 @@ PREDICTORS = ["MotifPredictor", "VCTreePredictor", "IMPPredictor", "TransformerP
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config-file", default="configs/quickstart/motifs_predcls.yaml")
-    parser.add_argument("--predictors", nargs="+", default=PREDICTORS)
+    parser.add_argument("--predictors", type=lambda s: s.split(","), default=PREDICTORS,
+                        help="comma-separated registry names")
     parser.add_argument("--iterations", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
