@@ -34,8 +34,9 @@ def _worker(rank: int, port: int, x: torch.Tensor, weight: torch.Tensor, queue) 
     (y * torch.arange(1.0, 4.0).view(1, 3, 1, 1)).pow(2).sum().backward()
     grads = [torch.zeros_like(bn.weight.grad) for _ in range(2)]
     dist.all_gather(grads, bn.weight.grad)
-    queue.put((rank, y.detach(), local.grad, sum(grads), bn.running_mean.clone(),
-               bn.running_var.clone()))
+    # numpy arrays travel by value (a shared tensor would vanish when this process exits)
+    queue.put((rank, *(t.detach().numpy() for t in (y, local.grad, sum(grads), bn.running_mean,
+                                                    bn.running_var))))
     dist.destroy_process_group()
 
 
@@ -55,7 +56,8 @@ def test_two_ranks_match_one_batch_norm_on_the_global_batch():
     procs = [ctx.Process(target=_worker, args=(r, port, x, weight, queue)) for r in range(2)]
     for p in procs:
         p.start()
-    results = dict((item[0], item[1:]) for item in (queue.get(timeout=60) for _ in range(2)))
+    results = {item[0]: [torch.from_numpy(a) for a in item[1:]]
+               for item in (queue.get(timeout=60) for _ in range(2))}
     for p in procs:
         p.join(timeout=60)
     y = torch.cat([results[0][0], results[1][0]])
