@@ -6,7 +6,11 @@ be re-run after an interruption. Runs go --workers at a time, one CPU thread eac
 
     python tools/run_experiments.py --plan main --workers 2
     python tools/run_experiments.py --plan ablation --workers 2
+    python tools/run_experiments.py --plan extras --workers 2   # gradient modes, refinement
     python tools/run_experiments.py --plan main --dry-run      # list the runs
+
+Test-only runs (test-time refinement) evaluate a finished run's model_final.pth into their
+own folder with tools/relation_test_net.py.
 """
 
 import argparse
@@ -32,8 +36,9 @@ def run_opts(predictor: str, task: str, energy: bool, seed: int) -> list[str]:
             "MODEL.ENERGY_ON", str(energy), "SEED", str(seed)]
 
 
-def plan(name: str) -> list[tuple[str, list[str]]]:
-    """(run name, overrides) of a plan, in execution order."""
+def plan(name: str, output_root: str) -> list[tuple[str, list[str]]]:
+    """(run name, overrides) of a plan, in execution order; test-only runs name their weights
+    with MODEL.WEIGHT."""
     runs = []
     if name == "main":
         for seed, predictor, task in itertools.product(SEEDS, PREDICTORS, TASKS):
@@ -49,8 +54,21 @@ def plan(name: str) -> list[tuple[str, list[str]]]:
                              base + ["SAMPLER.ITERS", str(steps)]))
             runs.append((f"vctree_predcls_ebm_noimage_seed{seed}",
                          base + ["ENERGY_MODEL.USE_IMAGE_GRAPH", "False"]))
+    elif name == "extras":  # how the energy gradient reaches the relation head; refinement
+        for seed in SEEDS:
+            base = run_opts("motifs", "predcls", True, seed)
+            for mode in ("detach", "unroll"):
+                runs.append((f"motifs_predcls_ebm_{mode}_seed{seed}",
+                             base + ["SAMPLER.GRAD_MODE", mode]))
+        seed = 0  # refinement of the seed-0 EBM models (test only)
+        for predictor, task in itertools.product(PREDICTORS, TASKS):
+            source = os.path.join(output_root, f"{predictor}_{task}_ebm_seed{seed}",
+                                  "model_final.pth")
+            runs.append((f"{predictor}_{task}_ebm_refined_seed{seed}",
+                         run_opts(predictor, task, True, seed)
+                         + ["TEST.ENERGY_REFINE", "True", "MODEL.WEIGHT", source]))
     else:
-        raise SystemExit(f"unknown plan {name!r}: main or ablation")
+        raise SystemExit(f"unknown plan {name!r}: main, ablation or extras")
     return runs
 
 
@@ -66,7 +84,8 @@ def execute(run: tuple[str, list[str]], args: argparse.Namespace) -> tuple[str, 
     if done(out):
         return name, 0
     os.makedirs(out, exist_ok=True)
-    command = [sys.executable, "tools/relation_train_net.py", "--config-file", args.config,
+    tool = "relation_test_net.py" if "MODEL.WEIGHT" in opts else "relation_train_net.py"
+    command = [sys.executable, f"tools/{tool}", "--config-file", args.config,
                *opts, "OUTPUT_DIR", out, *args.opts]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     with open(os.path.join(out, "stdout.log"), "a") as log:
@@ -84,7 +103,7 @@ def main() -> None:
     parser.add_argument("--dry-run", action="store_true")
     parser.add_argument("opts", nargs="*", help="extra KEY VALUE overrides for every run")
     args = parser.parse_intermixed_args()
-    runs = plan(args.plan)
+    runs = plan(args.plan, args.output_root)
     if args.dry_run:
         for name, opts in runs:
             state = "done" if done(os.path.join(args.output_root, name)) else "todo"
