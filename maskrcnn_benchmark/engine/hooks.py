@@ -6,6 +6,7 @@ import datetime
 import logging
 import os
 import random
+import resource
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -139,9 +140,10 @@ class PeriodicWriter(HookBase):
                            if n.startswith("loss") or n == "total_loss")
         extras = "  ".join(f"{n}: {storage.median(n):.4f}" for n in names
                            if "/" in n and not n.startswith("val/"))
-        memory = ""
         if torch.cuda.is_available() and torch.cuda.is_initialized():
             memory = f"  max mem: {torch.cuda.max_memory_allocated() / 2**20:.0f}M"
+        else:  # peak resident memory of this process (Linux reports KiB)
+            memory = f"  max rss: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}M"
         logger.info(
             "iter: %d/%d  eta: %s  %s  %s  time: %.4f  data: %.4f  lr: %.6f%s",
             done, self.trainer.max_iter, eta, losses, extras, storage.median("time"),
