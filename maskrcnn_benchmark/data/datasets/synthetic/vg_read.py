@@ -15,6 +15,7 @@ import h5py
 import numpy as np
 
 from ..vg_format import BOX_SCALE, DICTS_NAME, H5_NAME, IMAGE_DATA_NAME, VGImageRecord
+from ..vg_h5 import load_info
 
 __all__ = ["read_vg_records", "read_vocabulary"]
 
@@ -33,12 +34,8 @@ def _require(path: str) -> str:
 
 def read_vocabulary(data_dir: str) -> tuple[list[str], list[str]]:
     """Object class and predicate names (ids 1.., no background) from the dicts json."""
-    with open(_require(os.path.join(data_dir, DICTS_NAME))) as f:
-        dicts = json.load(f)
-    classes = [dicts["idx_to_label"][str(i)] for i in range(1, len(dicts["idx_to_label"]) + 1)]
-    preds = [dicts["idx_to_predicate"][str(i)]
-             for i in range(1, len(dicts["idx_to_predicate"]) + 1)]
-    return classes, preds
+    classes, predicates, _ = load_info(_require(os.path.join(data_dir, DICTS_NAME)))
+    return classes[1:], predicates[1:]
 
 
 def read_vg_records(data_dir: str) -> list[VGImageRecord]:
