@@ -275,7 +275,9 @@ _C.SAMPLER.GRAD_CLIP = 0.01
 # How the energy loss reaches the relation model through the sampling path (new):
 # "reference": steps are constants, gradients flow through the min-max normalisation chain to
 # the initial prediction (EBM code); "unroll": the whole chain is differentiated (second-order);
-# "detach": the sampled state is a constant (the relation model gets no energy gradient).
+# "detach": the sampled state is a constant (the relation model gets no energy gradient);
+# "descend": sampled as "reference", but the energy model trains on a detached copy and the
+# relation model gets the gradient that LOWERS its sampled graph's energy (generator-style).
 _C.SAMPLER.GRAD_MODE = "reference"
 
 # ---------------------------------------------------------------------------------------------

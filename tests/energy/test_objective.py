@@ -71,6 +71,32 @@ def test_detach_mode_sends_no_energy_gradient_to_the_relation_logits():
     assert model.energy[2].weight.grad.abs().sum() > 0
 
 
+def _grads_after(grad_mode, l2_weight, seed=0):
+    torch.manual_seed(seed)
+    model = make_model()
+    output, targets = make_head_output([3, 4])
+    torch.manual_seed(seed + 1)  # same sampler noise in every mode
+    losses = _objective(grad_mode=grad_mode, l2_weight=l2_weight)(model, output, targets, {})
+    sum(losses.values()).backward()
+    params = {name: p.grad.clone() for name, p in model.named_parameters()}
+    return losses, output.relation_logits[0].grad, params
+
+
+def test_descend_mode_flips_the_relation_gradient_and_keeps_the_energy_model_gradient():
+    ref_losses, ref_logit_grad, _ = _grads_after(GradMode.REFERENCE, l2_weight=0.0)
+    losses, logit_grad, params = _grads_after(GradMode.DESCEND, l2_weight=0.0)
+    # the energy of the sampled graph is the same number in both modes
+    assert losses["loss_energy"].item() == pytest.approx(ref_losses["loss_energy"].item())
+    # reference: the contrastive term -lambda_e T mean(E-) raises E- through the logits;
+    # descend: +lambda_e mean(E-) lowers it (T only scales the contrastive term)
+    assert torch.allclose(logit_grad, -ref_logit_grad / 2.0, atol=1e-6)
+    assert logit_grad.abs().sum() > 0
+    _, _, detach_params = _grads_after(GradMode.DETACH, l2_weight=0.3)
+    _, _, descend_params = _grads_after(GradMode.DESCEND, l2_weight=0.3)
+    for name, grad in detach_params.items():  # the descent term leaves the energy model alone
+        assert torch.allclose(grad, descend_params[name], atol=1e-6), name
+
+
 class _Records(logging.Handler):
     def __init__(self):
         super().__init__(logging.WARNING)

@@ -35,7 +35,7 @@ from .graph_builder import (
     gt_image_features,
 )
 from .losses import build_energy_loss, energy_l2_regularizer
-from .samplers import build_sampler
+from .samplers import GradMode, build_sampler
 
 logger = logging.getLogger(__name__)
 
@@ -75,13 +75,21 @@ class EnergyObjective:
         sampled = self.sampler(lambda graph: energy_model(graph, image_embedding), predicted,
                                self.task.free_nodes)
         positive = energy_model(gt_graph).float()
-        negative = energy_model(sampled, image_embedding).float()
+        descend = self.sampler.grad_mode is GradMode.DESCEND
+        # DESCEND: the energy model learns from a detached copy of the sampled graph ...
+        negative = energy_model(sampled.detach() if descend else sampled,
+                                image_embedding).float()
 
         losses = {name: self.task_loss_weight * value for name, value in task_losses.items()}
         finite = bool(torch.isfinite(positive).all()) and bool(torch.isfinite(negative).all())
         if finite:
             losses["loss_energy"] = self.loss_weight * self.energy_loss(positive, negative)
             losses["loss_energy_l2"] = self.l2_weight * energy_l2_regularizer(positive, negative)
+            if descend:  # ... and the relation model lowers it, through a frozen energy model
+                frozen = _energy_with_frozen_parameters(energy_model, sampled,
+                                                        image_embedding.detach()
+                                                        if image_embedding is not None else None)
+                losses["loss_energy_descent"] = self.loss_weight * frozen.float().mean()
         else:
             self.num_skipped += 1
             logger.warning("Non-finite energies (E+ %s, E- %s): energy loss skipped for this "
@@ -96,6 +104,12 @@ class EnergyObjective:
             "energy/skipped_steps": self.num_skipped,
         })
         return losses
+
+
+def _energy_with_frozen_parameters(energy_model: nn.Module, graph, image_embedding) -> Tensor:
+    """Energies whose gradient reaches the graph's states but no energy-model parameter."""
+    frozen = {name: value.detach() for name, value in energy_model.state_dict().items()}
+    return torch.func.functional_call(energy_model, frozen, (graph, image_embedding))
 
 
 def _zero_connected_to(module: nn.Module) -> Tensor:

@@ -32,12 +32,16 @@ class GradMode(enum.Enum):
     to the initial prediction. ``UNROLL``: the whole chain is differentiated, including how
     each step's energy gradient depends on the state and on the energy model's parameters
     (second order; memory grows with the number of steps). ``DETACH``: the sampled graph is a
-    constant; nothing flows back through the states.
+    constant; nothing flows back through the states. ``DESCEND``: the sampler behaves as
+    ``REFERENCE``, but the energy objective trains the energy model on a detached copy of the
+    sampled graph and lets the relation model *lower* the energy of its sampled prediction
+    (a generator-style signal), instead of raising it through the contrastive loss.
     """
 
     REFERENCE = "reference"
     UNROLL = "unroll"
     DETACH = "detach"
+    DESCEND = "descend"
 
 
 @ENERGY_SAMPLERS.register("SGLD")
