@@ -1,0 +1,85 @@
+"""Markdown tables of the docs/RESULTS.md experiments (mean ± std over seeds, percent).
+
+    python tools/results_tables.py --output-root output/results > /tmp/tables.md
+
+Reads the runs of tools/run_experiments.py (folders <predictor>_<task>_<method>_seed<k>) and
+prints, per task, CE vs EBM for every predictor, then the ablations and the extra variants that
+exist. Missing runs are listed, not guessed.
+"""
+
+import argparse
+import glob
+import os
+import re
+from collections import defaultdict
+
+from maskrcnn_benchmark.evaluation.compare import aggregate_runs, load_eval_results, metric_rows
+
+RUN = re.compile(r"^(?P<setting>.+)_seed(?P<seed>\d+)$")
+COLUMNS = ["mR@20", "mR@50", "mR@100", "R@20", "R@50", "R@100", "zsR@20", "zsR@50"]
+FEW_SHOT = ["fsR@20 (1-5)", "fsR@20 (6-10)", "fsR@20 (11-15)", "fsR@20 (16-20)",
+            "fsR@20 (21-25)"]
+
+
+def collect(root: str) -> dict[str, list[dict]]:
+    """Metric rows of every finished run, grouped by setting (the name without the seed)."""
+    settings: dict[str, list[dict]] = defaultdict(list)
+    for folder in sorted(glob.glob(os.path.join(root, "*_seed*"))):
+        match = RUN.match(os.path.basename(folder))
+        if match and glob.glob(os.path.join(folder, "inference", "*", "eval_results.json")):
+            settings[match["setting"]].append(metric_rows(load_eval_results(folder)))
+    return settings
+
+
+def cell(agg: dict, key: str) -> str:
+    if key not in agg:
+        return "n/a"
+    mean, std = agg[key]
+    return f"{100 * mean:.2f} ± {100 * std:.2f}"
+
+
+def table(settings: dict[str, list[dict]], rows: list[tuple[str, str]], columns: list[str]) -> str:
+    """One Markdown table: a row per (label, setting), mean ± std over its seeds."""
+    lines = ["| setting | seeds | " + " | ".join(columns) + " |",
+             "|---|---:|" + "---:|" * len(columns)]
+    for label, setting in rows:
+        runs = settings.get(setting, [])
+        if not runs:
+            lines.append(f"| {label} | 0 | " + " | ".join("missing" for _ in columns) + " |")
+            continue
+        agg = aggregate_runs(runs)
+        lines.append(f"| {label} | {len(runs)} | "
+                     + " | ".join(cell(agg, c) for c in columns) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output-root", default="output/results")
+    args = parser.parse_args()
+    settings = collect(args.output_root)
+    predictors = ["motifs", "vctree", "imp", "transformer"]
+    for task in ("predcls", "sgcls"):
+        rows = [(f"{p} {m.upper()}", f"{p}_{task}_{m}") for p in predictors for m in ("ce", "ebm")]
+        print(f"\n### {task}\n\n" + table(settings, rows, COLUMNS))
+        print(f"\n{task} few-shot recall@20 by train-frequency bin\n\n"
+              + table(settings, rows, FEW_SHOT))
+    ablation = [("VCTree PredCls CE", "vctree_predcls_ce"),
+                ("EBM tau = 0", "vctree_predcls_ebm_tau0"),
+                ("EBM tau = 5", "vctree_predcls_ebm_tau5"),
+                ("EBM tau = 20", "vctree_predcls_ebm"),
+                ("EBM tau = 20, no image graph", "vctree_predcls_ebm_noimage")]
+    print("\n### ablation (VCTree PredCls)\n\n" + table(settings, ablation, COLUMNS))
+    variants = [("Motifs PredCls CE", "motifs_predcls_ce"),
+                ("EBM reference (default)", "motifs_predcls_ebm"),
+                ("EBM detach", "motifs_predcls_ebm_detach"),
+                ("EBM unroll", "motifs_predcls_ebm_unroll")]
+    print("\n### gradient modes (Motifs PredCls)\n\n" + table(settings, variants, COLUMNS))
+    refined = [(f"{p} {t} EBM{' + refinement' if r else ''}",
+                f"{p}_{t}_ebm{'_refined' if r else ''}")
+               for p in predictors for t in ("predcls", "sgcls") for r in (False, True)]
+    print("\n### test-time refinement\n\n" + table(settings, refined, COLUMNS))
+
+
+if __name__ == "__main__":
+    main()
