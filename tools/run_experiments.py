@@ -8,6 +8,13 @@ be re-run after an interruption. Runs go --workers at a time, one CPU thread eac
     python tools/run_experiments.py --plan ablation --workers 2
     python tools/run_experiments.py --plan extras --workers 2   # gradient modes, refinement
     python tools/run_experiments.py --plan main --dry-run      # list the runs
+    python tools/run_experiments.py --plan main,ablation --only 'motifs_predcls' 'tau'
+
+--plan takes a comma-separated list; --only keeps the runs whose name matches one of the given
+regular expressions and orders them by the first pattern they match (a priority queue). Several
+runners may share one output root: each run is claimed with a lock file (<out>/.claim, holding
+the runner's pid; a claim of a dead process is taken over), so two runners started on the same
+plan split its runs between them.
 
 Test-only runs (test-time refinement) evaluate a finished run's model_final.pth into their
 own folder with tools/relation_test_net.py.
@@ -17,6 +24,7 @@ import argparse
 import glob
 import itertools
 import os
+import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -57,9 +65,15 @@ def plan(name: str, output_root: str) -> list[tuple[str, list[str]]]:
     elif name == "extras":  # how the energy gradient reaches the relation head; refinement
         for seed in SEEDS:
             base = run_opts("motifs", "predcls", True, seed)
-            for mode in ("detach", "unroll"):
+            for mode in ("detach", "unroll", "descend"):
                 runs.append((f"motifs_predcls_ebm_{mode}_seed{seed}",
                              base + ["SAMPLER.GRAD_MODE", mode]))
+            for weight in ("0.1", "10.0"):  # lambda_e of Eq. 5
+                runs.append((f"motifs_predcls_ebm_lw{weight}_seed{seed}",
+                             base + ["ENERGY_MODEL.LOSS_WEIGHT", weight]))
+            # noisier ground-truth states: a harder positive for the energy model
+            runs.append((f"motifs_predcls_ebm_gtnoise0.1_seed{seed}",
+                         base + ["ENERGY_MODEL.DATA_NOISE_VAR", "0.1"]))
         seed = 0  # refinement of the seed-0 EBM models (test only)
         for predictor, task in itertools.product(PREDICTORS, TASKS):
             source = os.path.join(output_root, f"{predictor}_{task}_ebm_seed{seed}",
@@ -77,6 +91,45 @@ def done(out: str) -> bool:
     return bool(glob.glob(os.path.join(out, "inference", "*", "eval_results.json")))
 
 
+def select(runs: list[tuple[str, list[str]]], patterns: list[str]) -> list[tuple[str, list[str]]]:
+    """The runs whose name matches one of the patterns, ordered by the first pattern matched."""
+    if not patterns:
+        return runs
+    compiled = [re.compile(pattern) for pattern in patterns]
+    ranked = []
+    for position, (name, opts) in enumerate(runs):
+        rank = next((i for i, regex in enumerate(compiled) if regex.search(name)), None)
+        if rank is not None:
+            ranked.append((rank, position, (name, opts)))
+    return [run for _, _, run in sorted(ranked, key=lambda item: item[:2])]
+
+
+def claim(out: str) -> bool:
+    """Take the run folder for this process; False when a live runner holds it."""
+    path = os.path.join(out, ".claim")
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                with open(path) as handle:
+                    pid = int(handle.read().strip() or 0)
+                os.kill(pid, 0)
+                return pid == os.getpid()
+            except (ValueError, ProcessLookupError, FileNotFoundError):
+                try:
+                    os.remove(path)  # the holder died: take the run over
+                except FileNotFoundError:
+                    pass
+                continue
+            except PermissionError:
+                return False
+        with os.fdopen(fd, "w") as handle:
+            handle.write(str(os.getpid()))
+        return True
+    return False
+
+
 def execute(run: tuple[str, list[str]], args: argparse.Namespace) -> tuple[str, int]:
     """Train and test one run; its log goes to <out>/stdout.log."""
     name, opts = run
@@ -84,12 +137,16 @@ def execute(run: tuple[str, list[str]], args: argparse.Namespace) -> tuple[str, 
     if done(out):
         return name, 0
     os.makedirs(out, exist_ok=True)
+    if not claim(out):
+        print(f"skipped (another runner holds it): {name}", flush=True)
+        return name, 0
     tool = "relation_test_net.py" if "MODEL.WEIGHT" in opts else "relation_train_net.py"
     command = [sys.executable, f"tools/{tool}", "--config-file", args.config,
                *opts, "OUTPUT_DIR", out, *args.opts]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     with open(os.path.join(out, "stdout.log"), "a") as log:
         code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env).returncode
+    os.remove(os.path.join(out, ".claim"))
     print(f"{'finished' if code == 0 else f'FAILED ({code})'}: {name}", flush=True)
     return name, code
 
@@ -100,10 +157,13 @@ def main() -> None:
     parser.add_argument("--config", default="configs/synthetic_default/base.yaml")
     parser.add_argument("--output-root", default="output/results")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--only", nargs="+", default=[], metavar="REGEX",
+                        help="keep runs matching one of these, in this priority order")
     parser.add_argument("--dry-run", action="store_true")
     parser.add_argument("opts", nargs="*", help="extra KEY VALUE overrides for every run")
     args = parser.parse_intermixed_args()
-    runs = plan(args.plan, args.output_root)
+    runs = select([run for name in args.plan.split(",") for run in plan(name, args.output_root)],
+                  args.only)
     if args.dry_run:
         for name, opts in runs:
             state = "done" if done(os.path.join(args.output_root, name)) else "todo"
