@@ -31,11 +31,12 @@ def collect(root: str) -> dict[str, list[dict]]:
     return settings
 
 
-def cell(agg: dict, key: str) -> str:
+def cell(agg: dict, key: str, seeds: int) -> str:
+    """Percent; mean ± sample std over seeds, the bare value for a single seed."""
     if key not in agg:
         return "n/a"
     mean, std = agg[key]
-    return f"{100 * mean:.2f} ± {100 * std:.2f}"
+    return f"{100 * mean:.2f} ± {100 * std:.2f}" if seeds > 1 else f"{100 * mean:.2f}"
 
 
 def table(settings: dict[str, list[dict]], rows: list[tuple[str, str]], columns: list[str]) -> str:
@@ -45,11 +46,11 @@ def table(settings: dict[str, list[dict]], rows: list[tuple[str, str]], columns:
     for label, setting in rows:
         runs = settings.get(setting, [])
         if not runs:
-            lines.append(f"| {label} | 0 | " + " | ".join("missing" for _ in columns) + " |")
+            lines.append(f"| {label} | 0 | " + " | ".join("not run" for _ in columns) + " |")
             continue
         agg = aggregate_runs(runs)
         lines.append(f"| {label} | {len(runs)} | "
-                     + " | ".join(cell(agg, c) for c in columns) + " |")
+                     + " | ".join(cell(agg, c, len(runs)) for c in columns) + " |")
     return "\n".join(lines)
 
 
@@ -73,8 +74,12 @@ def main() -> None:
     variants = [("Motifs PredCls CE", "motifs_predcls_ce"),
                 ("EBM reference (default)", "motifs_predcls_ebm"),
                 ("EBM detach", "motifs_predcls_ebm_detach"),
-                ("EBM unroll", "motifs_predcls_ebm_unroll")]
-    print("\n### gradient modes (Motifs PredCls)\n\n" + table(settings, variants, COLUMNS))
+                ("EBM unroll", "motifs_predcls_ebm_unroll"),
+                ("EBM descend", "motifs_predcls_ebm_descend"),
+                ("EBM lambda_e = 0.1", "motifs_predcls_ebm_lw0.1"),
+                ("EBM lambda_e = 10", "motifs_predcls_ebm_lw10.0"),
+                ("EBM GT-state noise 0.1", "motifs_predcls_ebm_gtnoise0.1")]
+    print("\n### energy-loss variants (Motifs PredCls)\n\n" + table(settings, variants, COLUMNS))
     refined = [(f"{p} {t} EBM{' + refinement' if r else ''}",
                 f"{p}_{t}_ebm{'_refined' if r else ''}")
                for p in predictors for t in ("predcls", "sgcls") for r in (False, True)]
