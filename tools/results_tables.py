@@ -78,7 +78,9 @@ def main() -> None:
                 ("EBM descend", "motifs_predcls_ebm_descend"),
                 ("EBM lambda_e = 0.1", "motifs_predcls_ebm_lw0.1"),
                 ("EBM lambda_e = 10", "motifs_predcls_ebm_lw10.0"),
-                ("EBM GT-state noise 0.1", "motifs_predcls_ebm_gtnoise0.1")]
+                ("EBM GT-state noise 0.1", "motifs_predcls_ebm_gtnoise0.1"),
+                ("EBM matched positive graph", "motifs_predcls_ebm_matched"),
+                ("EBM matched positive graph + descend", "motifs_predcls_ebm_matched_descend")]
     print("\n### energy-loss variants (Motifs PredCls)\n\n" + table(settings, variants, COLUMNS))
     refined = [(f"{p} {t} EBM{' + refinement' if r else ''}",
                 f"{p}_{t}_ebm{'_refined' if r else ''}")

@@ -71,6 +71,12 @@ def plan(name: str, output_root: str) -> list[tuple[str, list[str]]]:
             for weight in ("0.1", "10.0"):  # lambda_e of Eq. 5
                 runs.append((f"motifs_predcls_ebm_lw{weight}_seed{seed}",
                              base + ["ENERGY_MODEL.LOSS_WEIGHT", weight]))
+            # the positive graph on the predicted pairs: E+ and E- differ in the states only
+            runs.append((f"motifs_predcls_ebm_matched_seed{seed}",
+                         base + ["ENERGY_MODEL.POSITIVE_GRAPH", "matched"]))
+            runs.append((f"motifs_predcls_ebm_matched_descend_seed{seed}",
+                         base + ["ENERGY_MODEL.POSITIVE_GRAPH", "matched",
+                                 "SAMPLER.GRAD_MODE", "descend"]))
             # noisier ground-truth states: a harder positive for the energy model
             runs.append((f"motifs_predcls_ebm_gtnoise0.1_seed{seed}",
                          base + ["ENERGY_MODEL.DATA_NOISE_VAR", "0.1"]))

@@ -257,6 +257,11 @@ _C.ENERGY_MODEL.ALPHA = 0.5
 # points to and sums its incoming edges (EBM code); "sum" = Eq. 7 literally, sums over incoming
 # neighbours for both node and edge messages.
 _C.ENERGY_MODEL.MESSAGE_AGGREGATION = "reference"
+# The positive graph of the energy loss (new): "gt" = GT boxes with only the GT relations as
+# edges (EBM code); "matched" = the predicted graph's nodes and pairs (relation sampling incl.
+# background pairs) with GT one-hot states, so E+ and E- differ in the states only, not in the
+# number of edges (docs/ENERGY.md, "Positive graph").
+_C.ENERGY_MODEL.POSITIVE_GRAPH = "gt"
 # Feed the image graph to the energy model (False = the paper's "No-Image-Graph" ablation) (new).
 _C.ENERGY_MODEL.USE_IMAGE_GRAPH = True
 

@@ -73,3 +73,28 @@ def test_energy_refinement_at_test_time(root, monkeypatch, task):
         assert a.get_field("rel_pair_idxs").shape == b.get_field("rel_pair_idxs").shape
         changed |= not torch.allclose(scores, b.get_field("pred_rel_scores"))
     assert changed  # the sampler moved the relation states
+
+
+@pytest.mark.parametrize("task", list(TASK_FLAGS))
+def test_matched_positive_graph_in_a_full_training_step(root, monkeypatch, task):
+    """POSITIVE_GRAPH matched reads the head's sampled pairs and their training labels."""
+    monkeypatch.delenv("SGG_DATA_DIR", raising=False)
+    torch.manual_seed(0)
+    cfg = _energy_cfg(root, "MotifPredictor", task, **{"ENERGY_MODEL.POSITIVE_GRAPH": "matched"})
+    model = build_detection_model(cfg, get_dataset_statistics(cfg))
+    images, targets = _batch(cfg)
+    seen = {}
+    build = model.energy_objective.__class__.__call__
+
+    def spy(objective, energy_model, output, targets, task_losses):
+        seen["pairs"] = sum(len(p) for p in output.rel_pair_idxs)
+        seen["labels"] = sum(len(labels) for labels in output.rel_labels)
+        return build(objective, energy_model, output, targets, task_losses)
+
+    monkeypatch.setattr(model.energy_objective.__class__, "__call__", spy)
+    losses = model.train()(images, targets)
+    assert torch.isfinite(losses["loss_energy"]) and torch.isfinite(losses["loss_energy_l2"])
+    gt_relations = sum(int((t.get_field("relation") > 0).sum()) for t in targets)
+    assert seen["pairs"] == seen["labels"] > 0
+    if task != "sgdet":  # GT boxes: all sampled pairs incl. background ones are edges
+        assert seen["pairs"] > gt_relations

@@ -124,3 +124,26 @@ def test_sgdet_gt_features_and_bad_inputs_give_clear_errors():
     with pytest.raises(ValueError, match="one entry per image"):
         build_predicted_graph(output, SGGTask.SGCLS, num_obj_classes=NUM_OBJ, noise_std=0.0,
                               with_image_graph=True)
+
+
+def test_matched_gt_graph_puts_gt_states_on_the_predicted_structure():
+    from maskrcnn_benchmark.modeling.energy.graph_builder import build_matched_gt_graph
+
+    targets = _targets()
+    output = _output(targets)
+    with pytest.raises(ValueError, match="rel_labels"):
+        build_matched_gt_graph(output, num_obj_classes=NUM_OBJ, num_rel_classes=NUM_REL,
+                               noise_std=0.0, with_image_graph=True)
+    output.rel_labels = [torch.tensor([2, 0]), torch.tensor([3])]  # pair (1, 2) is background
+    graph = build_matched_gt_graph(output, num_obj_classes=NUM_OBJ, num_rel_classes=NUM_REL,
+                                   noise_std=0.0, with_image_graph=True)
+    predicted = build_predicted_graph(output, SGGTask.SGCLS, num_obj_classes=NUM_OBJ,
+                                      noise_std=0.0, with_image_graph=True)
+    assert torch.equal(graph.edge_index, predicted.edge_index)  # same edges as E-'s graph
+    assert torch.equal(graph.edge_states, torch.eye(NUM_REL)[[2, 0, 3]])
+    assert torch.equal(graph.node_states, torch.eye(NUM_OBJ)[[1, 2, 3, 4, 1]])
+    assert torch.equal(graph.image_node_features, output.roi_features)
+    output.rel_labels = [torch.tensor([2]), torch.tensor([3])]
+    with pytest.raises(ValueError, match="2 pairs but 1 rel_labels"):
+        build_matched_gt_graph(output, num_obj_classes=NUM_OBJ, num_rel_classes=NUM_REL,
+                               noise_std=0.0, with_image_graph=False)

@@ -133,8 +133,9 @@ def test_build_energy_objective_reads_the_energy_keys(energy_cfg):
     energy_cfg.MODEL.ROI_RELATION_HEAD.USE_GT_OBJECT_LABEL = True
     energy_cfg.ENERGY_MODEL.LOSS_WEIGHT, energy_cfg.ENERGY_MODEL.L2COEFF = 0.7, 0.3
     energy_cfg.ENERGY_MODEL.TASK_LOSS_WEIGHT, energy_cfg.ENERGY_MODEL.DATA_NOISE_VAR = 0.5, 0.01
+    energy_cfg.ENERGY_MODEL.POSITIVE_GRAPH = "matched"
     objective = build_energy_objective(energy_cfg, NUM_OBJ, NUM_REL)
-    assert objective.task is SGGTask.PREDCLS
+    assert objective.task is SGGTask.PREDCLS and objective.positive_graph == "matched"
     assert (objective.loss_weight, objective.l2_weight, objective.task_loss_weight,
             objective.data_noise_std) == (0.7, 0.3, 0.5, 0.01)
     assert objective.sampler.num_steps == 3 and isinstance(objective.energy_loss,
@@ -150,3 +151,28 @@ def test_objective_is_amp_safe():
     assert all(torch.isfinite(value) for value in losses.values())
     sum(losses.values()).backward()
     assert output.relation_logits[0].grad is not None
+
+
+def test_matched_positive_graph_scores_gt_states_on_the_predicted_pairs():
+    model = make_model()
+    output, targets = make_head_output([3, 4])
+    # the sampled pairs' targets: GT predicates where the GT relation matrix has one, else 0
+    output.rel_labels = [target.get_field("relation")[pairs[:, 0], pairs[:, 1]]
+                         for target, pairs in zip(targets, output.rel_pair_idxs)]
+    torch.manual_seed(0)
+    with EventStorage() as storage:
+        _objective(positive_graph="matched", data_noise_std=0.0)(model, output, targets, {})
+    positive = storage.latest()["energy/positive"][0]
+    from maskrcnn_benchmark.modeling.energy.graph_builder import build_matched_gt_graph
+    expected = build_matched_gt_graph(output, num_obj_classes=NUM_OBJ, num_rel_classes=NUM_REL,
+                                      noise_std=0.0, with_image_graph=True)
+    assert expected.num_edges == 3 * 2 + 4 * 3  # all ordered pairs, not the 4 GT relations
+    assert positive == pytest.approx(model(expected).mean().item(), rel=1e-5)
+    # the default "gt" graph has only the GT relations: a different energy
+    from maskrcnn_benchmark.modeling.energy import build_gt_graph
+    gt = build_gt_graph(targets, output.roi_features, num_obj_classes=NUM_OBJ,
+                        num_rel_classes=NUM_REL, noise_std=0.0)
+    assert gt.num_edges == 4
+    assert model(gt).mean().item() != pytest.approx(positive, rel=1e-3)
+    with pytest.raises(ValueError, match="POSITIVE_GRAPH"):
+        _objective(positive_graph="targets")

@@ -8,6 +8,10 @@ Follows the EBM code's graph construction (reference-spec-models Sec. 4.3):
 - Predicted graph: edges = the head's ``rel_pair_idxs``; edge states = row-wise min-max
   normalised relation logits; node states = one-hot labels plus noise in PredCls (from the
   proposals' ``labels``, not from the logits), min-max normalised refine logits otherwise.
+- Matched GT graph (``ENERGY_MODEL.POSITIVE_GRAPH "matched"``, new): the predicted graph's nodes,
+  pairs and image graph with GT states: one-hot proposal labels and one-hot ``rel_labels``
+  (background predicate for unrelated pairs), plus noise. E+ and E- then differ only in the
+  states, not in how many edges the graph has.
 - Image graph (same nodes and edges): RoI features plus N(0, noise_std^2) noise, drawn
   independently for each graph and never written in place (the EBM code adds it in place
   on ``.data``, twice to one shared tensor).
@@ -27,8 +31,8 @@ from maskrcnn_benchmark.structures.scene_graph import SceneGraph, SGGTask, encod
 
 from .normalization import minmax_normalize
 
-__all__ = ["RelationHeadOutputLike", "build_gt_graph", "build_predicted_graph",
-           "gt_image_features"]
+__all__ = ["RelationHeadOutputLike", "build_gt_graph", "build_matched_gt_graph",
+           "build_predicted_graph", "gt_image_features"]
 
 
 class RelationHeadOutputLike(Protocol):
@@ -39,6 +43,7 @@ class RelationHeadOutputLike(Protocol):
     relation_logits: list[Tensor]
     refine_logits: list[Tensor]
     roi_features: Tensor
+    rel_labels: list[Tensor] | None
     target_roi_features: Tensor | None
 
 
@@ -88,6 +93,34 @@ def build_gt_graph(targets: Sequence[BoxList], image_features: Tensor | None, *,
         edge_states=[_noisy(e, noise_std) for e in edges],
         pair_idxs=pairs,
         node_positions=_positions(targets),
+        image_node_features=features,
+    )
+
+
+def build_matched_gt_graph(output: RelationHeadOutputLike, *, num_obj_classes: int,
+                           num_rel_classes: int, noise_std: float,
+                           with_image_graph: bool) -> SceneGraph:
+    """GT states on the predicted graph's structure: proposal labels and training ``rel_labels``
+    as one-hots (+ noise) on the head's proposals and ``rel_pair_idxs``."""
+    _check_output(output)
+    if output.rel_labels is None:
+        raise ValueError("ENERGY_MODEL.POSITIVE_GRAPH 'matched' needs the relation head's "
+                         "training rel_labels (one target predicate per sampled pair); they are "
+                         "missing, so this output did not come from a training forward pass")
+    for image, (labels, pairs) in enumerate(zip(output.rel_labels, output.rel_pair_idxs)):
+        if labels.shape[0] != pairs.shape[0]:
+            raise ValueError(f"RelationHeadOutput image {image}: {pairs.shape[0]} pairs but "
+                             f"{labels.shape[0]} rel_labels")
+    nodes = [_noisy(_one_hot(p.get_field("labels"), num_obj_classes, "proposal 'labels'"),
+                    noise_std) for p in output.proposals]
+    edges = [_noisy(_one_hot(labels, num_rel_classes, "rel_labels"), noise_std)
+             for labels in output.rel_labels]
+    features = _noisy(output.roi_features, noise_std) if with_image_graph else None
+    return SceneGraph.from_images(
+        node_states=nodes,
+        edge_states=edges,
+        pair_idxs=list(output.rel_pair_idxs),
+        node_positions=_positions(output.proposals),
         image_node_features=features,
     )
 

@@ -31,6 +31,7 @@ from maskrcnn_benchmark.utils.events import get_event_storage
 from .graph_builder import (
     RelationHeadOutputLike,
     build_gt_graph,
+    build_matched_gt_graph,
     build_predicted_graph,
     gt_image_features,
 )
@@ -39,7 +40,11 @@ from .samplers import GradMode, build_sampler
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["EnergyObjective", "build_energy_objective"]
+__all__ = ["POSITIVE_GRAPHS", "EnergyObjective", "build_energy_objective"]
+
+# How the positive (ground-truth) graph is built: "gt" = GT boxes and GT relations only (the
+# EBM code), "matched" = the predicted graph's nodes and pairs with GT states.
+POSITIVE_GRAPHS = ("gt", "matched")
 
 
 class EnergyObjective:
@@ -47,7 +52,12 @@ class EnergyObjective:
 
     def __init__(self, *, task: SGGTask, sampler, energy_loss, num_obj_classes: int,
                  num_rel_classes: int, data_noise_std: float, loss_weight: float,
-                 l2_weight: float, task_loss_weight: float) -> None:
+                 l2_weight: float, task_loss_weight: float,
+                 positive_graph: str = "gt") -> None:
+        if positive_graph not in POSITIVE_GRAPHS:
+            raise ValueError(f"ENERGY_MODEL.POSITIVE_GRAPH is {positive_graph!r}; use one of "
+                             f"{', '.join(POSITIVE_GRAPHS)}")
+        self.positive_graph = positive_graph
         self.task = task
         self.sampler = sampler
         self.energy_loss = energy_loss
@@ -64,10 +74,17 @@ class EnergyObjective:
                  ) -> dict[str, Tensor]:
         """Eq. 5 terms for one batch; ``task_losses`` are the relation head's losses."""
         with_image_graph = energy_model.use_image_graph
-        gt_graph = build_gt_graph(
-            targets, gt_image_features(output, self.task, targets) if with_image_graph else None,
-            num_obj_classes=self.num_obj_classes, num_rel_classes=self.num_rel_classes,
-            noise_std=self.data_noise_std)
+        if self.positive_graph == "matched":
+            gt_graph = build_matched_gt_graph(
+                output, num_obj_classes=self.num_obj_classes,
+                num_rel_classes=self.num_rel_classes, noise_std=self.data_noise_std,
+                with_image_graph=with_image_graph)
+        else:
+            gt_graph = build_gt_graph(
+                targets,
+                gt_image_features(output, self.task, targets) if with_image_graph else None,
+                num_obj_classes=self.num_obj_classes, num_rel_classes=self.num_rel_classes,
+                noise_std=self.data_noise_std)
         predicted = build_predicted_graph(
             output, self.task, num_obj_classes=self.num_obj_classes,
             noise_std=self.data_noise_std, with_image_graph=with_image_graph)
@@ -131,4 +148,5 @@ def build_energy_objective(cfg, num_obj_classes: int, num_rel_classes: int) -> E
         loss_weight=cfg.ENERGY_MODEL.LOSS_WEIGHT,
         l2_weight=cfg.ENERGY_MODEL.L2COEFF,
         task_loss_weight=cfg.ENERGY_MODEL.TASK_LOSS_WEIGHT,
+        positive_graph=cfg.ENERGY_MODEL.POSITIVE_GRAPH,
     )
