@@ -1,6 +1,7 @@
 """Markdown tables of the docs/RESULTS.md experiments (mean ± std over seeds, percent).
 
     python tools/results_tables.py --output-root output/results > /tmp/tables.md
+    python tools/results_tables.py --update docs/RESULTS.md   # rewrite its marked block
 
 Reads the runs of tools/run_experiments.py (folders <predictor>_<task>_<method>_seed<k>) and
 prints, per task, CE vs EBM for every predictor, then the ablations and the extra variants that
@@ -15,6 +16,8 @@ from collections import defaultdict
 
 from maskrcnn_benchmark.evaluation.compare import aggregate_runs, load_eval_results, metric_rows
 
+BEGIN = "<!-- results_tables:begin -->"
+END = "<!-- results_tables:end -->"
 RUN = re.compile(r"^(?P<setting>.+)_seed(?P<seed>\d+)$")
 COLUMNS = ["mR@20", "mR@50", "mR@100", "R@20", "R@50", "R@100", "zsR@20", "zsR@50"]
 FEW_SHOT = ["fsR@20 (1-5)", "fsR@20 (6-10)", "fsR@20 (11-15)", "fsR@20 (16-20)",
@@ -57,20 +60,46 @@ def table(settings: dict[str, list[dict]], rows: list[tuple[str, str]], columns:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output-root", default="output/results")
+    parser.add_argument("--update", metavar="MARKDOWN",
+                        help=f"replace the text between {BEGIN!r} and {END!r} in this file "
+                             "instead of printing")
     args = parser.parse_args()
-    settings = collect(args.output_root)
+    text = tables(collect(args.output_root))
+    if args.update:
+        update(args.update, text)
+    else:
+        print(text)
+
+
+def update(path: str, text: str) -> None:
+    """Replace the marked block of a Markdown file with ``text`` (atomically)."""
+    with open(path) as handle:
+        document = handle.read()
+    if document.count(BEGIN) != 1 or document.count(END) != 1:
+        raise SystemExit(f"{path} needs exactly one {BEGIN} and one {END} line")
+    head, rest = document.split(BEGIN)
+    _, tail = rest.split(END)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as handle:
+        handle.write(f"{head}{BEGIN}\n{text.strip()}\n\n{END}{tail}")
+    os.replace(tmp, path)
+
+
+def tables(settings: dict[str, list[dict]]) -> str:
+    """All RESULTS.md tables as one Markdown text."""
+    out = []
     predictors = ["motifs", "vctree", "imp", "transformer"]
     for task in ("predcls", "sgcls"):
         rows = [(f"{p} {m.upper()}", f"{p}_{task}_{m}") for p in predictors for m in ("ce", "ebm")]
-        print(f"\n### {task}\n\n" + table(settings, rows, COLUMNS))
-        print(f"\n{task} few-shot recall@20 by train-frequency bin\n\n"
+        out.append(f"\n### {task}\n\n" + table(settings, rows, COLUMNS))
+        out.append(f"\n{task} few-shot recall@20 by train-frequency bin\n\n"
               + table(settings, rows, FEW_SHOT))
     ablation = [("VCTree PredCls CE", "vctree_predcls_ce"),
                 ("EBM tau = 0", "vctree_predcls_ebm_tau0"),
                 ("EBM tau = 5", "vctree_predcls_ebm_tau5"),
                 ("EBM tau = 20", "vctree_predcls_ebm"),
                 ("EBM tau = 20, no image graph", "vctree_predcls_ebm_noimage")]
-    print("\n### ablation (VCTree PredCls)\n\n" + table(settings, ablation, COLUMNS))
+    out.append("\n### ablation (VCTree PredCls)\n\n" + table(settings, ablation, COLUMNS))
     variants = [("Motifs PredCls CE", "motifs_predcls_ce"),
                 ("EBM reference (default)", "motifs_predcls_ebm"),
                 ("EBM detach", "motifs_predcls_ebm_detach"),
@@ -81,11 +110,13 @@ def main() -> None:
                 ("EBM GT-state noise 0.1", "motifs_predcls_ebm_gtnoise0.1"),
                 ("EBM matched positive graph", "motifs_predcls_ebm_matched"),
                 ("EBM matched positive graph + descend", "motifs_predcls_ebm_matched_descend")]
-    print("\n### energy-loss variants (Motifs PredCls)\n\n" + table(settings, variants, COLUMNS))
+    out.append("\n### energy-loss variants (Motifs PredCls)\n\n"
+               + table(settings, variants, COLUMNS))
     refined = [(f"{p} {t} EBM{' + refinement' if r else ''}",
                 f"{p}_{t}_ebm{'_refined' if r else ''}")
                for p in predictors for t in ("predcls", "sgcls") for r in (False, True)]
-    print("\n### test-time refinement\n\n" + table(settings, refined, COLUMNS))
+    out.append("\n### test-time refinement\n\n" + table(settings, refined, COLUMNS))
+    return "\n".join(out)
 
 
 if __name__ == "__main__":

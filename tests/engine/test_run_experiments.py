@@ -48,3 +48,32 @@ def test_claim_is_exclusive_and_taken_over_from_a_dead_runner(tmp_path):
     # the holder died: the claim is taken over and now names this process
     assert claim(str(tmp_path))
     assert (tmp_path / ".claim").read_text() == str(os.getpid())
+
+
+def test_results_tables_aggregate_seeds_and_update_the_marked_block(tmp_path):
+    """Two seeds of one setting give mean ± sample std; the marked block is rewritten."""
+    import json
+
+    tables = runpy.run_path(str(REPO / "tools" / "results_tables.py"), run_name="results_tables")
+    root = tmp_path / "runs"
+    for seed, recall in ((0, 0.60), (1, 0.70)):
+        folder = root / f"motifs_predcls_ce_seed{seed}" / "inference" / "test"
+        folder.mkdir(parents=True)
+        at_k = {name: {k: value for k in ("20", "50", "100")}
+                for name, value in (("R", recall), ("ngR", recall), ("mR", recall / 2),
+                                    ("ng-mR", recall / 2))}
+        results = {"mode": "predcls", **at_k}
+        (folder / "eval_results.json").write_text(json.dumps(results))
+    text = tables["tables"](tables["collect"](str(root)))
+    row = next(line for line in text.splitlines() if line.startswith("| motifs CE |"))
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[1] == "2"
+    assert cells[2] == "32.50 ± 3.54"  # mR@20: mean of 30 and 35, sample std 3.54
+    assert cells[5] == "65.00 ± 7.07"  # R@20
+    assert "| vctree CE | 0 | not run" in text
+    doc = tmp_path / "RESULTS.md"
+    doc.write_text(f"intro\n{tables['BEGIN']}\nold\n{tables['END']}\noutro\n")
+    tables["update"](str(doc), text)
+    updated = doc.read_text()
+    assert updated.startswith("intro\n") and updated.endswith("outro\n")
+    assert "old" not in updated and "| motifs CE | 2 |" in updated
