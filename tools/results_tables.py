@@ -24,13 +24,14 @@ FEW_SHOT = ["fsR@20 (1-5)", "fsR@20 (6-10)", "fsR@20 (11-15)", "fsR@20 (16-20)",
             "fsR@20 (21-25)"]
 
 
-def collect(root: str) -> dict[str, list[dict]]:
-    """Metric rows of every finished run, grouped by setting (the name without the seed)."""
-    settings: dict[str, list[dict]] = defaultdict(list)
+def collect(root: str) -> dict[str, dict[int, dict]]:
+    """Metric rows of every finished run: setting (the name without the seed) -> seed -> rows."""
+    settings: dict[str, dict[int, dict]] = defaultdict(dict)
     for folder in sorted(glob.glob(os.path.join(root, "*_seed*"))):
         match = RUN.match(os.path.basename(folder))
         if match and glob.glob(os.path.join(folder, "inference", "*", "eval_results.json")):
-            settings[match["setting"]].append(metric_rows(load_eval_results(folder)))
+            settings[match["setting"]][int(match["seed"])] = metric_rows(
+                load_eval_results(folder))
     return settings
 
 
@@ -42,12 +43,15 @@ def cell(agg: dict, key: str, seeds: int) -> str:
     return f"{100 * mean:.2f} ± {100 * std:.2f}" if seeds > 1 else f"{100 * mean:.2f}"
 
 
-def table(settings: dict[str, list[dict]], rows: list[tuple[str, str]], columns: list[str]) -> str:
-    """One Markdown table: a row per (label, setting), mean ± std over its seeds."""
+def table(settings: dict[str, dict[int, dict]], rows: list[tuple[str, str]],
+          columns: list[str], seeds: tuple[int, ...] | None = None) -> str:
+    """One Markdown table: a row per (label, setting), mean ± std over its seeds (all, or only
+    ``seeds``)."""
     lines = ["| setting | seeds | " + " | ".join(columns) + " |",
              "|---|---:|" + "---:|" * len(columns)]
     for label, setting in rows:
-        runs = settings.get(setting, [])
+        runs = [rows_ for seed, rows_ in sorted(settings.get(setting, {}).items())
+                if seeds is None or seed in seeds]
         if not runs:
             lines.append(f"| {label} | 0 | " + " | ".join("not run" for _ in columns) + " |")
             continue
@@ -85,7 +89,16 @@ def update(path: str, text: str) -> None:
     os.replace(tmp, path)
 
 
-def tables(settings: dict[str, list[dict]]) -> str:
+def paired(settings: dict[str, dict[int, dict]], title: str, rows: list[tuple[str, str]]) -> str:
+    """A comparison on seed 0 (the seed every variant has), then over all seeds if a variant
+    has more than one."""
+    text = f"\n### {title}, seed 0\n\n" + table(settings, rows, COLUMNS, seeds=(0,))
+    if any(len(settings.get(setting, {})) > 1 for _, setting in rows[2:]):
+        text += f"\n\n{title}, all seeds\n\n" + table(settings, rows, COLUMNS)
+    return text
+
+
+def tables(settings: dict[str, dict[int, dict]]) -> str:
     """All RESULTS.md tables as one Markdown text."""
     out = []
     predictors = ["motifs", "vctree", "imp", "transformer"]
@@ -93,13 +106,13 @@ def tables(settings: dict[str, list[dict]]) -> str:
         rows = [(f"{p} {m.upper()}", f"{p}_{task}_{m}") for p in predictors for m in ("ce", "ebm")]
         out.append(f"\n### {task}\n\n" + table(settings, rows, COLUMNS))
         out.append(f"\n{task} few-shot recall@20 by train-frequency bin\n\n"
-              + table(settings, rows, FEW_SHOT))
+                   + table(settings, rows, FEW_SHOT))
     ablation = [("VCTree PredCls CE", "vctree_predcls_ce"),
                 ("EBM tau = 0", "vctree_predcls_ebm_tau0"),
                 ("EBM tau = 5", "vctree_predcls_ebm_tau5"),
                 ("EBM tau = 20", "vctree_predcls_ebm"),
                 ("EBM tau = 20, no image graph", "vctree_predcls_ebm_noimage")]
-    out.append("\n### ablation (VCTree PredCls)\n\n" + table(settings, ablation, COLUMNS))
+    out.append(paired(settings, "ablation (VCTree PredCls)", ablation))
     variants = [("Motifs PredCls CE", "motifs_predcls_ce"),
                 ("EBM reference (default)", "motifs_predcls_ebm"),
                 ("EBM detach", "motifs_predcls_ebm_detach"),
@@ -110,12 +123,12 @@ def tables(settings: dict[str, list[dict]]) -> str:
                 ("EBM GT-state noise 0.1", "motifs_predcls_ebm_gtnoise0.1"),
                 ("EBM matched positive graph", "motifs_predcls_ebm_matched"),
                 ("EBM matched positive graph + descend", "motifs_predcls_ebm_matched_descend")]
-    out.append("\n### energy-loss variants (Motifs PredCls)\n\n"
-               + table(settings, variants, COLUMNS))
+    out.append(paired(settings, "energy-loss variants (Motifs PredCls)", variants))
     refined = [(f"{p} {t} EBM{' + refinement' if r else ''}",
                 f"{p}_{t}_ebm{'_refined' if r else ''}")
                for p in predictors for t in ("predcls", "sgcls") for r in (False, True)]
-    out.append("\n### test-time refinement\n\n" + table(settings, refined, COLUMNS))
+    out.append("\n### test-time refinement, seed 0\n\n"
+               + table(settings, refined, COLUMNS, seeds=(0,)))
     return "\n".join(out)
 
 
