@@ -111,18 +111,10 @@ def build_matched_gt_graph(output: RelationHeadOutputLike, *, num_obj_classes: i
         if labels.shape[0] != pairs.shape[0]:
             raise ValueError(f"RelationHeadOutput image {image}: {pairs.shape[0]} pairs but "
                              f"{labels.shape[0]} rel_labels")
-    nodes = [_noisy(_one_hot(p.get_field("labels"), num_obj_classes, "proposal 'labels'"),
-                    noise_std) for p in output.proposals]
+    nodes = _label_states(output, num_obj_classes, noise_std)  # noise order: nodes, edges
     edges = [_noisy(_one_hot(labels, num_rel_classes, "rel_labels"), noise_std)
              for labels in output.rel_labels]
-    features = _noisy(output.roi_features, noise_std) if with_image_graph else None
-    return SceneGraph.from_images(
-        node_states=nodes,
-        edge_states=edges,
-        pair_idxs=list(output.rel_pair_idxs),
-        node_positions=_positions(output.proposals),
-        image_node_features=features,
-    )
+    return _graph_on_output(output, nodes, edges, noise_std, with_image_graph)
 
 
 def build_predicted_graph(output: RelationHeadOutputLike, task: SGGTask, *, num_obj_classes: int,
@@ -130,11 +122,23 @@ def build_predicted_graph(output: RelationHeadOutputLike, task: SGGTask, *, num_
     """The scene graph predicted by the relation head (+ its image graph if requested)."""
     _check_output(output)
     if task is SGGTask.PREDCLS:
-        nodes = [_noisy(_one_hot(p.get_field("labels"), num_obj_classes, "proposal 'labels'"),
-                        noise_std) for p in output.proposals]
+        nodes = _label_states(output, num_obj_classes, noise_std)
     else:
         nodes = [minmax_normalize(logits.float()) for logits in output.refine_logits]
     edges = [minmax_normalize(logits.float()) for logits in output.relation_logits]
+    return _graph_on_output(output, nodes, edges, noise_std, with_image_graph)
+
+
+def _label_states(output: RelationHeadOutputLike, num_obj_classes: int,
+                  noise_std: float) -> list[Tensor]:
+    """One-hot proposal labels plus noise, per image."""
+    return [_noisy(_one_hot(p.get_field("labels"), num_obj_classes, "proposal 'labels'"),
+                   noise_std) for p in output.proposals]
+
+
+def _graph_on_output(output: RelationHeadOutputLike, nodes: list[Tensor], edges: list[Tensor],
+                     noise_std: float, with_image_graph: bool) -> SceneGraph:
+    """A SceneGraph on the head's proposals and pairs with the given states."""
     features = _noisy(output.roi_features, noise_std) if with_image_graph else None
     return SceneGraph.from_images(
         node_states=nodes,
