@@ -77,3 +77,18 @@ def test_results_tables_aggregate_seeds_and_update_the_marked_block(tmp_path):
     updated = doc.read_text()
     assert updated.startswith("intro\n") and updated.endswith("outro\n")
     assert "old" not in updated and "| motifs CE | 2 |" in updated
+
+
+def test_paired_tables_add_all_seed_rows_only_for_multi_seed_variants():
+    """Baselines with 3 seeds against a 1-seed variant: seed 0 only, no unpaired all-seed table."""
+    tables = runpy.run_path(str(REPO / "tools" / "results_tables.py"), run_name="results_tables")
+    row = {"mR@50": 0.4}
+    settings = {"vctree_predcls_ce": {0: row, 1: row, 2: row},
+                "vctree_predcls_ebm": {0: row, 1: row, 2: row},
+                "vctree_predcls_ebm_tau0": {0: row}}
+    rows = [("CE", "vctree_predcls_ce"), ("tau 0", "vctree_predcls_ebm_tau0"),
+            ("tau 20", "vctree_predcls_ebm")]
+    text = tables["paired"](settings, "ablation", rows)
+    assert "all seeds" not in text and "| CE | 1 |" in text
+    settings["vctree_predcls_ebm_tau0"][1] = row
+    assert "ablation, all seeds" in tables["paired"](settings, "ablation", rows)
