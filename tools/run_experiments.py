@@ -22,6 +22,7 @@ own folder with tools/relation_test_net.py.
 
 import argparse
 import glob
+import importlib.util
 import itertools
 import os
 import re
@@ -146,6 +147,12 @@ def execute(run: tuple[str, list[str]], args: argparse.Namespace) -> tuple[str, 
     if not claim(out):
         print(f"skipped (another runner holds it): {name}", flush=True)
         return name, 0
+    if "MODEL.WEIGHT" in opts:
+        weight = opts[opts.index("MODEL.WEIGHT") + 1]
+        if not os.path.isfile(weight):  # its training run has not finished (yet)
+            os.remove(os.path.join(out, ".claim"))
+            print(f"waiting (no {weight} yet; run this command again later): {name}", flush=True)
+            return name, 0
     tool = "relation_test_net.py" if "MODEL.WEIGHT" in opts else "relation_train_net.py"
     command = [sys.executable, f"tools/{tool}", "--config-file", args.config,
                *opts, "OUTPUT_DIR", out, *args.opts]
@@ -175,6 +182,9 @@ def main() -> None:
             state = "done" if done(os.path.join(args.output_root, name)) else "todo"
             print(f"{state}  {name}  {' '.join(opts)}")
         return
+    if importlib.util.find_spec("maskrcnn_benchmark") is None:
+        raise SystemExit("maskrcnn_benchmark is not importable from tools/: install the project "
+                         "first (pip install -e .), then run this command again")
     with ThreadPoolExecutor(args.workers) as pool:
         results = list(pool.map(lambda run: execute(run, args), runs))
     failed = [name for name, code in results if code]
