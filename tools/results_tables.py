@@ -4,14 +4,16 @@
     python tools/results_tables.py --update docs/RESULTS.md   # rewrite its marked block
 
 Reads the runs of tools/run_experiments.py (folders <predictor>_<task>_<method>_seed<k>) and
-prints, per task, CE vs EBM for every predictor, then the ablations and the extra variants that
-exist. Missing runs are listed, not guessed.
+prints a paired CE-vs-EBM summary (per-seed differences), then, per task, CE vs EBM for every
+predictor, then the ablations and the extra variants that exist. Missing runs are listed, not
+guessed.
 """
 
 import argparse
 import glob
 import os
 import re
+import statistics
 from collections import defaultdict
 
 from maskrcnn_benchmark.evaluation.compare import aggregate_runs, load_eval_results, metric_rows
@@ -100,10 +102,49 @@ def paired(settings: dict[str, dict[int, dict]], title: str, rows: list[tuple[st
     return text
 
 
+PREDICTORS = ["motifs", "vctree", "imp", "transformer"]
+SUMMARY_METRICS = ["mR@50", "R@50"]
+
+
+def summary(settings: dict[str, dict[int, dict]]) -> str:
+    """CE vs EBM per predictor and task on the seeds both have: the two means and the mean ±
+    sample std of the per-seed difference EBM - CE; then in how many settings EBM is ahead."""
+    header = ["setting", "seeds"]
+    for metric in SUMMARY_METRICS:
+        header += [f"{metric} CE", f"{metric} EBM", f"{metric} EBM - CE"]
+    lines = ["| " + " | ".join(header) + " |", "|---|---:|" + "---:|" * (len(header) - 2)]
+    ahead = {metric: [0, 0] for metric in SUMMARY_METRICS}  # [EBM ahead, settings]
+    for task in ("predcls", "sgcls"):
+        for predictor in PREDICTORS:
+            ce = settings.get(f"{predictor}_{task}_ce", {})
+            ebm = settings.get(f"{predictor}_{task}_ebm", {})
+            seeds = sorted(set(ce) & set(ebm))
+            label = f"{predictor} {task}"
+            if not seeds:
+                lines.append(f"| {label} | 0 | " + " | ".join(
+                    "not run" for _ in header[2:]) + " |")
+                continue
+            cells = [label, str(len(seeds))]
+            for metric in SUMMARY_METRICS:
+                a = [100 * ce[s][metric] for s in seeds]
+                b = [100 * ebm[s][metric] for s in seeds]
+                diff = [y - x for x, y in zip(a, b)]
+                mean_diff = round(statistics.fmean(diff), 2) + 0.0  # no "-0.00"
+                spread = f" ± {statistics.stdev(diff):.2f}" if len(seeds) > 1 else ""
+                cells += [f"{statistics.fmean(a):.2f}", f"{statistics.fmean(b):.2f}",
+                          f"{mean_diff:+.2f}{spread}"]
+                ahead[metric][0] += mean_diff > 0
+                ahead[metric][1] += 1
+            lines.append("| " + " | ".join(cells) + " |")
+    counts = "; ".join(f"{metric}: {n} of {total}" for metric, (n, total) in ahead.items())
+    lines.append(f"\nSettings where the EBM mean is above the CE mean: {counts}.")
+    return "\n".join(lines)
+
+
 def tables(settings: dict[str, dict[int, dict]]) -> str:
     """All RESULTS.md tables as one Markdown text."""
-    out = []
-    predictors = ["motifs", "vctree", "imp", "transformer"]
+    predictors = PREDICTORS
+    out = ["\n### CE vs EBM (paired by seed)\n\n" + summary(settings)]
     for task in ("predcls", "sgcls"):
         rows = [(f"{p} {m.upper()}", f"{p}_{task}_{m}") for p in predictors for m in ("ce", "ebm")]
         out.append(f"\n### {task}\n\n" + table(settings, rows, COLUMNS))

@@ -105,3 +105,23 @@ def test_paired_tables_add_all_seed_rows_only_for_multi_seed_variants():
     assert "all seeds" not in text and "| CE | 1 |" in text
     settings["vctree_predcls_ebm_tau0"][1] = row
     assert "ablation, all seeds" in tables["paired"](settings, "ablation", rows)
+
+
+def test_summary_pairs_ce_and_ebm_by_seed():
+    """The summary uses the seeds both methods have and reports the per-seed differences."""
+    tables = runpy.run_path(str(REPO / "tools" / "results_tables.py"), run_name="results_tables")
+    settings = {
+        "motifs_predcls_ce": {0: {"mR@50": 0.40, "R@50": 0.70}, 1: {"mR@50": 0.50, "R@50": 0.72},
+                              2: {"mR@50": 0.90, "R@50": 0.90}},  # no EBM seed 2: left out
+        "motifs_predcls_ebm": {0: {"mR@50": 0.44, "R@50": 0.69}, 1: {"mR@50": 0.52, "R@50": 0.71}},
+        "imp_sgcls_ce": {0: {"mR@50": 0.20, "R@50": 0.45}},
+        "imp_sgcls_ebm": {0: {"mR@50": 0.20, "R@50": 0.46}},
+    }
+    text = tables["summary"](settings)
+    # mR@50 differences +4 and +2 points: mean +3.00, sample std 1.41; R@50 -1 and -1
+    assert ("| motifs predcls | 2 | 45.00 | 48.00 | +3.00 ± 1.41 | 71.00 | 70.00 | -1.00 ± 0.00 |"
+            in text)
+    assert "| imp sgcls | 1 | 20.00 | 20.00 | +0.00 | 45.00 | 46.00 | +1.00 |" in text
+    assert "| vctree predcls | 0 | not run" in text
+    # a tie is not "ahead": mR@50 ahead in motifs predcls only, R@50 in imp sgcls only
+    assert "mR@50: 1 of 2; R@50: 1 of 2" in text
