@@ -11,6 +11,7 @@ guessed.
 
 import argparse
 import glob
+import math
 import os
 import re
 import statistics
@@ -114,6 +115,7 @@ def summary(settings: dict[str, dict[int, dict]]) -> str:
         header += [f"{metric} CE", f"{metric} EBM", f"{metric} EBM - CE"]
     lines = ["| " + " | ".join(header) + " |", "|---|---:|" + "---:|" * (len(header) - 2)]
     ahead = {metric: [0, 0] for metric in SUMMARY_METRICS}  # [EBM ahead, settings]
+    pairs: dict[str, list[float]] = {metric: [] for metric in SUMMARY_METRICS}
     for task in ("predcls", "sgcls"):
         for predictor in PREDICTORS:
             ce = settings.get(f"{predictor}_{task}_ce", {})
@@ -135,9 +137,17 @@ def summary(settings: dict[str, dict[int, dict]]) -> str:
                           f"{mean_diff:+.2f}{spread}"]
                 ahead[metric][0] += mean_diff > 0
                 ahead[metric][1] += 1
+                pairs[metric] += diff
             lines.append("| " + " | ".join(cells) + " |")
     counts = "; ".join(f"{metric}: {n} of {total}" for metric, (n, total) in ahead.items())
-    lines.append(f"\nSettings where the EBM mean is above the CE mean: {counts}.")
+    lines.append(f"\n- Settings where the EBM mean is above the CE mean: {counts}.")
+    for metric, diff in pairs.items():
+        if len(diff) > 1:
+            se = statistics.stdev(diff) / math.sqrt(len(diff))
+            t = f", t = {statistics.fmean(diff) / se:.2f} ({len(diff) - 1} dof)" if se else ""
+            lines.append(f"- Pooled over all {len(diff)} seed pairs, {metric} EBM - CE: "
+                         f"{statistics.fmean(diff):+.2f} ± {se:.2f} (standard error){t}; "
+                         f"EBM ahead in {sum(d > 0 for d in diff)} of {len(diff)}.")
     return "\n".join(lines)
 
 

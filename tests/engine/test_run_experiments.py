@@ -125,3 +125,6 @@ def test_summary_pairs_ce_and_ebm_by_seed():
     assert "| vctree predcls | 0 | not run" in text
     # a tie is not "ahead": mR@50 ahead in motifs predcls only, R@50 in imp sgcls only
     assert "mR@50: 1 of 2; R@50: 1 of 2" in text
+    # pooled mR@50 differences +4, +2, 0: mean +2, sample std 2, standard error 2/sqrt(3)
+    assert ("Pooled over all 3 seed pairs, mR@50 EBM - CE: +2.00 ± 1.15 (standard error), "
+            "t = 1.73 (2 dof); EBM ahead in 2 of 3." in text)
