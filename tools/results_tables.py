@@ -109,7 +109,8 @@ SUMMARY_METRICS = ["mR@50", "R@50"]
 
 def summary(settings: dict[str, dict[int, dict]]) -> str:
     """CE vs EBM per predictor and task on the seeds both have: the two means and the mean ±
-    sample std of the per-seed difference EBM - CE; then in how many settings EBM is ahead."""
+    sample std of the per-seed difference EBM - CE; then in how many settings EBM is ahead and
+    the difference pooled over all seed pairs (mean ± standard error, t statistic)."""
     header = ["setting", "seeds"]
     for metric in SUMMARY_METRICS:
         header += [f"{metric} CE", f"{metric} EBM", f"{metric} EBM - CE"]
@@ -153,10 +154,9 @@ def summary(settings: dict[str, dict[int, dict]]) -> str:
 
 def tables(settings: dict[str, dict[int, dict]]) -> str:
     """All RESULTS.md tables as one Markdown text."""
-    predictors = PREDICTORS
     out = ["\n### CE vs EBM (paired by seed)\n\n" + summary(settings)]
     for task in ("predcls", "sgcls"):
-        rows = [(f"{p} {m.upper()}", f"{p}_{task}_{m}") for p in predictors for m in ("ce", "ebm")]
+        rows = [(f"{p} {m.upper()}", f"{p}_{task}_{m}") for p in PREDICTORS for m in ("ce", "ebm")]
         out.append(f"\n### {task}\n\n" + table(settings, rows, COLUMNS))
         out.append(f"\n{task} few-shot recall@20 by train-frequency bin\n\n"
                    + table(settings, rows, FEW_SHOT))
@@ -179,7 +179,7 @@ def tables(settings: dict[str, dict[int, dict]]) -> str:
     out.append(paired(settings, "energy-loss variants (Motifs PredCls)", variants))
     refined = [(f"{p} {t} EBM{' + refinement' if r else ''}",
                 f"{p}_{t}_ebm{'_refined' if r else ''}")
-               for p in predictors for t in ("predcls", "sgcls") for r in (False, True)]
+               for p in PREDICTORS for t in ("predcls", "sgcls") for r in (False, True)]
     out.append("\n### test-time refinement, seed 0\n\n"
                + table(settings, refined, COLUMNS, seeds=(0,)))
     return "\n".join(out)
