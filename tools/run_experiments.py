@@ -143,16 +143,15 @@ def execute(run: tuple[str, list[str]], args: argparse.Namespace) -> tuple[str, 
     out = os.path.join(args.output_root, name)
     if done(out):
         return name, 0
+    if "MODEL.WEIGHT" in opts:
+        weight = opts[opts.index("MODEL.WEIGHT") + 1]
+        if not os.path.isfile(weight):  # its training run has not finished (yet)
+            print(f"waiting (no {weight} yet; run this command again later): {name}", flush=True)
+            return name, 0
     os.makedirs(out, exist_ok=True)
     if not claim(out):
         print(f"skipped (another runner holds it): {name}", flush=True)
         return name, 0
-    if "MODEL.WEIGHT" in opts:
-        weight = opts[opts.index("MODEL.WEIGHT") + 1]
-        if not os.path.isfile(weight):  # its training run has not finished (yet)
-            os.remove(os.path.join(out, ".claim"))
-            print(f"waiting (no {weight} yet; run this command again later): {name}", flush=True)
-            return name, 0
     tool = "relation_test_net.py" if "MODEL.WEIGHT" in opts else "relation_train_net.py"
     command = [sys.executable, f"tools/{tool}", "--config-file", args.config,
                *opts, "OUTPUT_DIR", out, *args.opts]

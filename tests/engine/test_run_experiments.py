@@ -51,15 +51,14 @@ def test_claim_is_exclusive_and_taken_over_from_a_dead_runner(tmp_path):
 
 
 def test_refinement_run_waits_for_its_training_run(tmp_path, capsys):
-    """A test-only run whose model_final.pth is missing starts nothing and releases its claim."""
+    """A test-only run whose model_final.pth is missing starts nothing and leaves nothing."""
     import argparse
 
     args = argparse.Namespace(output_root=str(tmp_path), config="unused.yaml", opts=[])
     weight = str(tmp_path / "train_run" / "model_final.pth")
     name, code = TOOL["execute"](("refined", ["MODEL.WEIGHT", weight]), args)
     assert (name, code) == ("refined", 0)
-    assert not (tmp_path / "refined" / ".claim").exists()
-    assert not (tmp_path / "refined" / "stdout.log").exists()  # no tool was launched
+    assert not (tmp_path / "refined").exists()  # no folder, no claim, no tool launched
     assert f"waiting (no {weight} yet" in capsys.readouterr().out
 
 
