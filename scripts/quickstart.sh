@@ -17,7 +17,11 @@ DATA=datasets/synthetic_vg_small
 start=$(date +%s)
 stamp() { echo "[quickstart $(( $(date +%s) - start ))s] $*"; }
 
-if ! "$PYTHON" -c "import maskrcnn_benchmark" 2>/dev/null; then
+# The check runs isolated from the current folder (-I), so the source folder in the repository
+# root cannot pass for an installed package, and it must resolve to this checkout (another
+# clone's install would run other code).
+installed=$("$PYTHON" -I -c "import os, maskrcnn_benchmark as m; print(os.path.realpath(os.path.dirname(os.path.dirname(m.__file__))))" 2>/dev/null || true)
+if [ "$installed" != "$(pwd -P)" ]; then
     stamp "installing the package (pip install -e .)"
     "$PYTHON" -m pip install -q -e .
 fi
