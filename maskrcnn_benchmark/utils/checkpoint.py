@@ -10,6 +10,11 @@ naming the newest one. Unlike SGB:
   objects is refused with a message instead of being executed;
 - saves go to a temporary file that is renamed into place, so a crash during a write leaves
   the previous checkpoint intact;
+- when the newest checkpoint is unreadable (e.g. truncated after a full disk) or gone, loading
+  the latest falls back, with a warning naming it, to the newest readable older one of the same
+  folder (by iteration); none readable is one error;
+- an EBM-code container (``base_model`` + ``energy_model``) is mapped on loading
+  (``modeling/energy/ebm_checkpoint.py``);
 - a key of the model present in the file is always loaded as itself; ``load_mapping`` only fills
   keys the file does not have (SGB would overwrite trained relation weights with the detector's).
 """
@@ -17,8 +22,10 @@ naming the newest one. Unlike SGB:
 from __future__ import annotations
 
 import logging
+import math
 import os
 import pickle
+import re
 from typing import Any
 
 import torch
@@ -74,6 +81,13 @@ def load_checkpoint_file(path: str) -> dict[str, Any]:
         raise ValueError(f"Checkpoint {path} is not a readable torch file: {err}") from None
     if not isinstance(data, dict):
         raise ValueError(f"Checkpoint {path} holds a {type(data).__name__}, expected a dict")
+    from maskrcnn_benchmark.modeling.energy.ebm_checkpoint import (
+        convert_ebm_checkpoint,
+        is_ebm_checkpoint,
+    )
+
+    if is_ebm_checkpoint(data):
+        data = convert_ebm_checkpoint(data, path)
     if "model" not in data:
         if all(isinstance(v, torch.Tensor) for v in data.values()):
             data = {"model": data}
@@ -214,8 +228,55 @@ class Checkpointer:
                           os.path.join(self.save_dir, os.path.basename(name))):
             if name and os.path.isfile(candidate):
                 return candidate
+        older = self._older_checkpoints(name)
+        if older:
+            logger.warning("%s names %s, which does not exist; resuming from the newest older "
+                           "checkpoint %s", tag, name, older[0])
+            return older[0]
         logger.warning("%s names %s, which does not exist; ignoring it", tag, name)
         return ""
+
+    def _older_checkpoints(self, newest: str) -> list[str]:
+        """Checkpoint files of ``save_dir`` older than ``newest`` by iteration, newest first.
+
+        Files are SGB's ``model_XXXXXXX.pth`` and ``model_final.pth`` (the last iteration);
+        when ``newest`` has another name, every such file counts as older.
+        """
+        name = os.path.basename(newest)
+        limit = _checkpoint_iteration(name)
+        limit = math.inf if limit is None else limit
+        found = []
+        for entry in os.listdir(self.save_dir):
+            iteration = _checkpoint_iteration(entry)
+            if iteration is None or entry == name:
+                continue
+            path = os.path.join(self.save_dir, entry)
+            if (iteration < limit or limit == math.inf) and os.path.isfile(path):
+                found.append((iteration, path))
+        return [path for _, path in sorted(found, reverse=True)]
+
+    def _read_latest(self) -> tuple[str, dict[str, Any]]:
+        """Read the newest readable checkpoint of ``save_dir``: the one ``last_checkpoint``
+        names or, when that file is unreadable, the newest older one (with a warning)."""
+        newest = self.get_checkpoint_file()
+        failures: list[str] = []
+        for path in [newest, *self._older_checkpoints(newest)]:
+            try:
+                data = load_checkpoint_file(path)
+            except (ValueError, OSError) as err:
+                logger.warning("Skipping unreadable checkpoint %s (%s); trying the newest older "
+                               "checkpoint of %s", path, err, self.save_dir)
+                failures.append(os.path.basename(path))
+                continue
+            if failures:
+                logger.warning("Loading %s instead: the newer checkpoint(s) %s are unreadable "
+                               "(e.g. truncated when the disk was full)", path,
+                               ", ".join(failures))
+            return path, data
+        raise ValueError(
+            f"No readable checkpoint in {self.save_dir}: {', '.join(failures)} could not be "
+            "read (see the warnings above). Replace or delete the broken files, or start "
+            "afresh with --no-resume or another OUTPUT_DIR.")
 
     def load(
         self,
@@ -232,13 +293,14 @@ class Checkpointer:
         RNG state); an empty dict when there is nothing to load.
         """
         if use_latest and self.has_checkpoint():
-            f = self.get_checkpoint_file()
+            f, data = self._read_latest()
             load_mapping = None  # resuming our own checkpoint: every key is present
-        if not f:
+        elif not f:
             logger.info("No checkpoint found; the model keeps its initialisation")
             return {}
+        else:
+            data = load_checkpoint_file(f)
         logger.info("Loading checkpoint from %s", f)
-        data = load_checkpoint_file(f)
         report = load_model_state(self.model, data.pop("model"), load_mapping, strict=strict,
                                   missing_ok=missing_ok)
         logger.info("Checkpoint %s:\n%s", os.path.basename(f), report.table())
@@ -248,6 +310,17 @@ class Checkpointer:
             if with_optim and obj is not None and state is not None:
                 obj.load_state_dict(state)
         return data
+
+
+_CHECKPOINT_NAME = re.compile(r"^model_(\d+|final)\.pth$")
+
+
+def _checkpoint_iteration(name: str) -> float | None:
+    """Iteration of a checkpoint file name (``model_final.pth``: infinity), None otherwise."""
+    match = _CHECKPOINT_NAME.match(name)
+    if match is None:
+        return None
+    return math.inf if match.group(1) == "final" else int(match.group(1))
 
 
 def _atomic_torch_save(data: Any, path: str) -> None:

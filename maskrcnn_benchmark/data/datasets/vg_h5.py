@@ -14,8 +14,6 @@ from dataclasses import dataclass
 import h5py
 import numpy as np
 
-from .vg_format import BOX_SCALE
-
 __all__ = [
     "VGFormatError",
     "SplitGraphs",
@@ -195,21 +193,27 @@ def load_split_graphs(
     if filter_non_overlap and split != "train":
         raise ValueError("filter_non_overlap applies to the train split only")
     _require_file(roidb_file, "VG h5 file")
-    with h5py.File(roidb_file, "r") as h5:
-        missing = [f for f in REQUIRED_H5_FIELDS if f not in h5]
-        if missing:
-            raise VGFormatError(f"VG h5 file {roidb_file} lacks the field(s) {missing}; "
-                                f"{_DOC_HINT}")
-        num_rows = len(h5["split"])
-        rows = _select_rows(h5, split, num_im, num_val_im, filter_empty_rels)
-        first_box, last_box = h5["img_to_first_box"][:], h5["img_to_last_box"][:]
-        first_rel, last_rel = h5["img_to_first_rel"][:], h5["img_to_last_rel"][:]
-        encoded = h5["boxes_1024"][:]
-        labels = h5["labels"][:, 0].astype(np.int64)
-        attributes = (h5["attributes"][:].astype(np.int64) if "attributes" in h5
-                      else np.zeros((len(labels), 10), dtype=np.int64))
-        pairs = h5["relationships"][:].astype(np.int64)
-        predicates = h5["predicates"][:, 0].astype(np.int64)
+    try:
+        with h5py.File(roidb_file, "r") as h5:
+            missing = [f for f in REQUIRED_H5_FIELDS if f not in h5]
+            if missing:
+                raise VGFormatError(f"VG h5 file {roidb_file} lacks the field(s) {missing}; "
+                                    f"{_DOC_HINT}")
+            num_rows = len(h5["split"])
+            rows = _select_rows(h5, split, num_im, num_val_im, filter_empty_rels)
+            first_box, last_box = h5["img_to_first_box"][:], h5["img_to_last_box"][:]
+            first_rel, last_rel = h5["img_to_first_rel"][:], h5["img_to_last_rel"][:]
+            encoded = h5["boxes_1024"][:]
+            labels = h5["labels"][:, 0].astype(np.int64)
+            attributes = (h5["attributes"][:].astype(np.int64) if "attributes" in h5
+                          else np.zeros((len(labels), 10), dtype=np.int64))
+            pairs = h5["relationships"][:].astype(np.int64)
+            predicates = h5["predicates"][:, 0].astype(np.int64)
+    except OSError as err:  # h5py's messages (e.g. "truncated file: eof = ...") omit the path
+        raise VGFormatError(
+            f"VG h5 file {roidb_file} (data set folder {os.path.dirname(roidb_file) or '.'}, "
+            f"split '{split}') is truncated or corrupt and cannot be read: {err}. Copy it "
+            "again or regenerate it with the converter that wrote it (docs/DATA.md)") from None
     if len(encoded) and (np.any(encoded[:, :2] < 0) or np.any(encoded[:, 2:] <= 0)):
         raise VGFormatError(f"{roidb_file}: 'boxes_1024' must hold cx, cy >= 0 and w, h > 0")
     boxes = decode_boxes(encoded)

@@ -4,7 +4,8 @@ Differences from the EBM code's ``GraphEnergyModel`` (all deliberate, see docs/E
 sparse edge-list message passing instead of dense N x N grids (the 1x1 convolutions of the
 node-to-edge kernel become Linear layers), the *label* embedding widths read from
 EBM.OBJ/REL_LABEL_EMBED_DIM, LayerNorm in place of BatchNorm in the box-position embedding,
-sigmoid pooling gates, and no unused layers. Reference EBM checkpoints therefore do not load.
+sigmoid pooling gates, and no unused layers. ``ebm_checkpoint.py`` maps EBM-code checkpoints
+onto this model.
 """
 
 from __future__ import annotations
