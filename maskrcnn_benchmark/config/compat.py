@@ -27,7 +27,6 @@ DROPPED_KEYS: dict[str, str] = {
     "MODEL.RESNETS.WITH_MODULATED_DCN": "deformable convolutions need compiled ops",
     "MODEL.RESNETS.DEFORMABLE_GROUPS": "deformable convolutions need compiled ops",
     "MODEL.ROI_RELATION_HEAD.REL_PROP": "predicate proportions come from the dataset statistics",
-    "MODEL.ROI_RELATION_HEAD.CAUSAL": "CausalAnalysisPredictor (TDE) is not part of this framework",
     "ENERGY_MODEL.TRAINIG_MODE": "energy training is always joint; switch it with MODEL.ENERGY_ON",
     "WANDB": "logging goes to TensorBoard and log files",
     "DATASETS.NUM_OBJ_CLASSES": "class counts come from MODEL.ROI_BOX_HEAD.NUM_CLASSES",

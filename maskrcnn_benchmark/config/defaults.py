@@ -167,7 +167,7 @@ _C.MODEL.ROI_BOX_HEAD.MLP_HEAD_DIM = 2048
 # ---------------------------------------------------------------------------------------------
 _C.MODEL.ROI_RELATION_HEAD = CN()
 # Registry name in RELATION_PREDICTORS: MotifPredictor, VCTreePredictor, IMPPredictor,
-# TransformerPredictor.
+# TransformerPredictor, CausalAnalysisPredictor (see CAUSAL below).
 _C.MODEL.ROI_RELATION_HEAD.PREDICTOR = "MotifPredictor"
 # Registry name of the union-box feature extractor.
 _C.MODEL.ROI_RELATION_HEAD.FEATURE_EXTRACTOR = "RelationFeatureExtractor"
@@ -220,6 +220,27 @@ _C.MODEL.ROI_RELATION_HEAD.TRANSFORMER.INNER_DIM = 2048
 _C.MODEL.ROI_RELATION_HEAD.TRANSFORMER.KEY_DIM = 64
 _C.MODEL.ROI_RELATION_HEAD.TRANSFORMER.VAL_DIM = 64
 
+_C.MODEL.ROI_RELATION_HEAD.CAUSAL = CN()
+# CausalAnalysisPredictor (Tang et al. 2020, "Unbiased SGG from Biased Training"; SGB's keys).
+# Keep the moving averages of the "untreated" inputs that the counterfactual needs (context
+# buffers untreated_obj/edg/dcd_feat exist only when True, as in SGB). Needed by EFFECT_TYPE.
+_C.MODEL.ROI_RELATION_HEAD.CAUSAL.EFFECT_ANALYSIS = False
+# How the vision, context and frequency branches are fused: "sum" (logits added; also trains
+# each branch alone with the auxiliary losses) or "gate" (ctx * sigmoid(vis + frq + ctx_gate)).
+_C.MODEL.ROI_RELATION_HEAD.CAUSAL.FUSION_TYPE = "sum"
+# Context encoder of the causal head: "motifs", "vctree" or "vtranse".
+_C.MODEL.ROI_RELATION_HEAD.CAUSAL.CONTEXT_LAYER = "motifs"
+# The union-box extractor returns its mask ("spatial") branch separately (spatial_fc) and the
+# context branch is multiplied by it; only CausalAnalysisPredictor accepts this.
+_C.MODEL.ROI_RELATION_HEAD.CAUSAL.SEPARATE_SPATIAL = False
+# Multiply the context branch by an embedding (spt_emb) of the 32-d pair box geometry.
+_C.MODEL.ROI_RELATION_HEAD.CAUSAL.SPATIAL_FOR_VISION = False
+# Test-time output: "none" (factual logits), "TDE" (total direct effect of the context),
+# "NIE" (natural indirect effect of the object labels), "TE" (total effect). Not "none" needs
+# EFFECT_ANALYSIS True (we raise; SGB silently returns the factual logits). See
+# docs/RELATION_HEADS.md.
+_C.MODEL.ROI_RELATION_HEAD.CAUSAL.EFFECT_TYPE = "none"
+
 _C.MODEL.ROI_RELATION_HEAD.EBM = CN()
 # Energy model widths (EBM names): image-graph node width, width of the EGNN node-to-edge
 # messages (Eq. 8), scene-graph node-label and edge-label embedding widths (= EGNN node and edge
@@ -230,6 +251,10 @@ _C.MODEL.ROI_RELATION_HEAD.EBM.REL_EMBED_DIM = 512
 _C.MODEL.ROI_RELATION_HEAD.EBM.OBJ_LABEL_EMBED_DIM = 512
 _C.MODEL.ROI_RELATION_HEAD.EBM.REL_LABEL_EMBED_DIM = 512
 _C.MODEL.ROI_RELATION_HEAD.EBM.POOLING_DIM = 512
+# Log energy/grad_ratio every this many training iterations (0 = never) (new): the norm of the
+# energy losses' gradient on the relation logits over the task losses' (two extra
+# torch.autograd.grad calls on the kept graph; docs/ENERGY.md "Diagnostics").
+_C.MODEL.ROI_RELATION_HEAD.EBM.GRAD_RATIO_PERIOD = 20
 
 # ---------------------------------------------------------------------------------------------
 # Energy model, losses and sampler (EBM paper, Sections 3.2-3.4)
@@ -404,6 +429,13 @@ _C.TEST.ALLOW_LOAD_FROM_CACHE = False
 # Run test-time energy refinement: SGLD from the prediction, relations ranked by the refined
 # states (new; the reference's version is dead code).
 _C.TEST.ENERGY_REFINE = False
+# SGB's scene graph detection on one's own images: tools/relation_test_net.py runs the SGDet
+# model over every file of CUSTUM_PATH (a folder, or a JSON list of image paths) instead of
+# evaluating, and writes custom_prediction.json and custom_data_info.json to DETECTED_SGG_DIR
+# (boxes in network-input pixels, as SGB). SGB's spelling; tools/predict.py is the friendlier
+# front end (docs/CUSTOM_IMAGES.md).
+_C.TEST.CUSTUM_EVAL = False
+_C.TEST.CUSTUM_PATH = ""
 
 _C.TEST.RELATION = CN()
 # SGDet: subject and object IoU needed for a triplet match.
@@ -426,15 +458,22 @@ _C.TEST.RELATION.ZERO_SHOT_FILE = ""
 # Optional folder of reference k-shot files vg-{k}-shot-triplets.pytorch for
 # FEW_SHOT_EXACT_KS (new).
 _C.TEST.RELATION.FEW_SHOT_DIR = ""
+# Re-decode every image's relation scores under the synthetic benchmark's scene rules before
+# evaluating (the oracle's joint decoder, docs/EVALUATION.md "Structure metrics"); synthetic
+# data only. Results go to OUTPUT_DIR/inference/<dataset>_joint_decode/ (new).
+_C.TEST.RELATION.JOINT_DECODE = False
 
 # ---------------------------------------------------------------------------------------------
 # Misc
 # ---------------------------------------------------------------------------------------------
 # Where logs, checkpoints, statistics caches and inference results go.
 _C.OUTPUT_DIR = "."
-# Folder holding glove.6B.<EMBED_DIM>d.txt (or its cached .pt); empty or missing = seeded random
-# class embeddings with one warning. Nothing is ever downloaded.
-_C.GLOVE_DIR = "."
+# Where TEST.CUSTUM_EVAL writes custom_prediction.json and custom_data_info.json (SGB key).
+_C.DETECTED_SGG_DIR = "."
+# Folder holding glove.6B.<EMBED_DIM>d.txt (or its cached .pt), relative to the working directory
+# (SGB's default was "."; the shipped configs and this default use ./glove); empty or missing =
+# seeded random class embeddings with one warning. Nothing is ever downloaded.
+_C.GLOVE_DIR = "./glove"
 # Compute dtype under autocast: "float32", "float16" (with a grad scaler) or "bfloat16".
 _C.DTYPE = "float32"
 # Seed of Python, NumPy and torch RNGs; each rank adds its rank (new).

@@ -47,13 +47,23 @@ class RelationFeatureExtractor(nn.Module):
             ``forward_without_pool``); loaded from the detector's box head by load_mapping.
         in_channels: channels of one feature level.
         resolution: pooled size r (the rect masks are 4r - 1 cells wide).
+        separate_spatial: CAUSAL.SEPARATE_SPATIAL: return ``(visual, spatial)`` instead of the
+            sum, with visual = fc6/fc7 of the pooled union box alone and spatial =
+            ``spatial_fc`` (two fc + ReLU layers) of the flattened mask map (the causal head).
     """
 
-    def __init__(self, feature_extractor: nn.Module, in_channels: int, resolution: int) -> None:
+    def __init__(self, feature_extractor: nn.Module, in_channels: int, resolution: int,
+                 separate_spatial: bool = False) -> None:
         super().__init__()
         self.feature_extractor = feature_extractor
         self.out_channels = feature_extractor.out_channels
         self.rect_size = resolution * 4 - 1
+        self.separate_spatial = separate_spatial
+        if separate_spatial:
+            out_dim = self.out_channels
+            self.spatial_fc = nn.Sequential(
+                _kaiming_fc(in_channels * resolution**2, out_dim // 2), nn.ReLU(),
+                _kaiming_fc(out_dim // 2, out_dim), nn.ReLU())
         self.rect_conv = nn.Sequential(
             nn.Conv2d(2, in_channels // 2, kernel_size=7, stride=2, padding=3),
             nn.ReLU(inplace=True),
@@ -67,17 +77,24 @@ class RelationFeatureExtractor(nn.Module):
     @classmethod
     def from_config(cls, cfg: Any, in_channels: int) -> RelationFeatureExtractor:
         """Build from MODEL.ROI_BOX_HEAD and ROI_RELATION_HEAD.POOLING_ALL_LEVELS."""
+        head = cfg.MODEL.ROI_RELATION_HEAD
+        if head.CAUSAL.SEPARATE_SPATIAL and head.PREDICTOR != "CausalAnalysisPredictor":
+            raise ValueError("MODEL.ROI_RELATION_HEAD.CAUSAL.SEPARATE_SPATIAL True only works "
+                             f"with CausalAnalysisPredictor, not {head.PREDICTOR}; set it False")
         extractor = make_roi_box_feature_extractor(
-            cfg, in_channels, cat_all_levels=cfg.MODEL.ROI_RELATION_HEAD.POOLING_ALL_LEVELS)
-        return cls(extractor, in_channels, cfg.MODEL.ROI_BOX_HEAD.POOLER_RESOLUTION)
+            cfg, in_channels, cat_all_levels=head.POOLING_ALL_LEVELS)
+        return cls(extractor, in_channels, cfg.MODEL.ROI_BOX_HEAD.POOLER_RESOLUTION,
+                   separate_spatial=head.CAUSAL.SEPARATE_SPATIAL)
 
     def forward(
         self, features: Sequence[Tensor], proposals: Sequence[BoxList],
         rel_pair_idxs: Sequence[Tensor],
-    ) -> Tensor:
-        """[sum P_i, out_channels] features of the union box of every pair."""
+    ) -> Tensor | tuple[Tensor, Tensor]:
+        """[sum P_i, out_channels] features of the union box of every pair (a pair of such
+        tensors, visual and spatial, with ``separate_spatial``)."""
         if sum(len(p) for p in rel_pair_idxs) == 0:
-            return features[0].new_zeros((0, self.out_channels))
+            empty = features[0].new_zeros((0, self.out_channels))
+            return (empty, empty.clone()) if self.separate_spatial else empty
         unions, rects = [], []
         for proposal, pairs in zip(proposals, rel_pair_idxs):
             boxes = BoxList(proposal.convert("xyxy").bbox, proposal.size)  # no fields to copy
@@ -85,7 +102,18 @@ class RelationFeatureExtractor(nn.Module):
             rects.append(pair_rect_masks(proposal, pairs, self.rect_size))
         rect_features = self.rect_conv(torch.cat(rects, dim=0).to(features[0].dtype))
         visual = self.feature_extractor.pooler(features, unions)
+        if self.separate_spatial:
+            return (self.feature_extractor.forward_without_pool(visual),
+                    self.spatial_fc(rect_features.flatten(1)))
         return self.feature_extractor.forward_without_pool(visual + rect_features)
+
+
+def _kaiming_fc(dim_in: int, dim_out: int) -> nn.Linear:
+    """SGB's make_fc: kaiming-uniform (a=1) weight, zero bias."""
+    layer = nn.Linear(dim_in, dim_out)
+    nn.init.kaiming_uniform_(layer.weight, a=1)
+    nn.init.constant_(layer.bias, 0.0)
+    return layer
 
 
 ROI_RELATION_FEATURE_EXTRACTORS.register(

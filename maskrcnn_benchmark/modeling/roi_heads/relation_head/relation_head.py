@@ -91,8 +91,9 @@ class ROIRelationHead(nn.Module):
         union_features = None
         if self.predictor.uses_union_features:
             union_features = self.union_feature_extractor(features, proposals, rel_pair_idxs)
+        extra = {"rel_labels": rel_labels} if self.predictor.needs_rel_labels else {}
         result = self.predictor(proposals, rel_pair_idxs, roi_features, union_features,
-                                rel_binarys)
+                                rel_binarys, **extra)
         output = RelationHeadOutput(
             proposals=proposals,
             rel_pair_idxs=list(rel_pair_idxs),

@@ -139,9 +139,12 @@ class RelationPredictorBase(nn.Module):
     Class attributes:
         slow_heads: True when SGB trains the relation head's feature extractors of this
             predictor at a tenth of the learning rate (IMP).
+        needs_rel_labels: True when ``forward`` also takes ``rel_labels`` (the sampled
+            predicate targets, training only) as a keyword (the causal head's auxiliary losses).
     """
 
     slow_heads: bool = False
+    needs_rel_labels: bool = False
 
     def __init__(
         self,
