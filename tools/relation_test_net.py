@@ -9,10 +9,21 @@ Weights come from OUTPUT_DIR/last_checkpoint when it exists, else MODEL.WEIGHT (
 relation checkpoint loads; energy-model keys are only needed with MODEL.ENERGY_ON). Results go
 to OUTPUT_DIR/inference/<dataset>/: eval_results.json, predictions.pth, visualization.pth and
 per_predicate_recall.png. TEST.ENERGY_REFINE True refines predictions with the energy model.
+
+SGB's scene graph detection on your own images (SGDet models; no annotations needed):
+
+    python tools/relation_test_net.py --config-file configs/quickstart/motifs_sgdet.yaml \\
+        MODEL.WEIGHT model_final.pth TEST.CUSTUM_EVAL True TEST.CUSTUM_PATH my_images \\
+        DETECTED_SGG_DIR my_output
+
+writes custom_prediction.json and custom_data_info.json (SGB's format; boxes in network-input
+pixels) to DETECTED_SGG_DIR. tools/predict.py does the same with friendlier options
+(docs/CUSTOM_IMAGES.md).
 """
 
 from maskrcnn_benchmark.data.statistics import get_dataset_statistics
 from maskrcnn_benchmark.engine.launch import default_argument_parser, setup
+from maskrcnn_benchmark.engine.predict import custom_eval_files, run_custom_eval
 from maskrcnn_benchmark.engine.relation import test_relation_model
 from maskrcnn_benchmark.modeling.detector import build_detection_model
 from maskrcnn_benchmark.utils.checkpoint import Checkpointer
@@ -24,6 +35,10 @@ def main() -> None:
     if not cfg.MODEL.RELATION_ON:
         raise SystemExit("The relation test needs MODEL.RELATION_ON True; detectors are "
                          "evaluated by tools/detector_test_net.py")
+    custom_files = custom_eval_files(cfg)
+    if custom_files is not None:  # SGB's TEST.CUSTUM_EVAL: predict, no evaluation
+        run_custom_eval(cfg, custom_files, device, use_latest=not args.no_resume)
+        return
     statistics = get_dataset_statistics(cfg)
     model = build_detection_model(cfg, statistics).to(device)
     checkpointer = Checkpointer(model, save_dir=cfg.OUTPUT_DIR)
