@@ -22,7 +22,6 @@ from maskrcnn_benchmark.structures.bounding_box import BoxList
 from maskrcnn_benchmark.structures.scene_graph import SGGTask, encode_box_info
 
 from ..box_encoding import box_overlap_info
-from ..object_nms import greedy_label_nms
 from ..vctree_tree import build_binary_forest
 from .base import (
     cat_field,
@@ -32,7 +31,6 @@ from .base import (
     onehot_logits,
 )
 from .motifs import LSTMContext
-from .sequences import SequenceBatch, left_to_right_order
 from .vctree import VCTreeLSTMContext
 
 __all__ = [
@@ -89,48 +87,24 @@ class CausalMotifsContext(LSTMContext):
             self.register_buffer("untreated_obj_feat", torch.zeros(obj_dim))
             self.register_buffer("untreated_edg_feat", torch.zeros(embed_dim + in_channels))
 
-    def _decode(self, decoder_inp: Tensor, layout: SequenceBatch,
-                proposals: Sequence[BoxList]) -> tuple[Tensor, Tensor]:
-        if self.task is SGGTask.PREDCLS:
-            labels = cat_field(proposals, "labels").long()
-            return onehot_logits(labels, self.num_obj_classes), labels
-        labels = cat_field(proposals, "labels") if self.training else None
-        obj_dists, obj_preds = self.decoder_rnn(decoder_inp, layout, labels)
-        if self.task is SGGTask.SGDET and not self.training:
-            per_image = zip(obj_dists.split([len(p) for p in proposals]), proposals)
-            obj_preds = torch.cat([
-                greedy_label_nms(logits, p.get_field("boxes_per_cls"), self.later_nms_thresh)
-                for logits, p in per_image
-            ])
-        return obj_dists, obj_preds
-
     def forward(self, roi_features: Tensor, proposals: Sequence[BoxList],
                 with_untreated: bool = False) -> CausalContextOutput:
         """Factual context (and the untreated one when ``with_untreated``)."""
-        obj_embed = embed_object_labels(self.obj_embed1, proposals, self.task)
-        pos_embed = self.pos_embed(encode_box_info(proposals).to(roi_features))
-        obj_pre_rep = torch.cat((roi_features, obj_embed, pos_embed), dim=-1)
-        boxes = torch.cat([p.convert("xyxy").bbox for p in proposals], dim=0)
-        layout = SequenceBatch(
-            left_to_right_order(0.5 * (boxes[:, 0] + boxes[:, 2]), [len(p) for p in proposals]),
-            num_total=roi_features.shape[0])
-        encoder_rep = self.lin_obj_h(layout.run_lstm(self.obj_ctx_rnn, obj_pre_rep))
+        obj_pre_rep, layout, encoder_rep = self.encode_objects(roi_features, proposals)
         decoder_inp = torch.cat((obj_pre_rep, encoder_rep), dim=1)
-        obj_dists, obj_preds = self._decode(decoder_inp, layout, proposals)
+        obj_dists, obj_preds = self.decode_objects(decoder_inp, layout, proposals)
         own = torch.cat((self.obj_embed2(obj_preds.long()), roi_features), dim=-1)
-        edge_ctx = self.lin_edge_h(
-            layout.run_lstm(self.edge_ctx_rnn, torch.cat((own, encoder_rep), dim=-1)))
-        out = CausalContextOutput(obj_dists, obj_preds, edge_ctx)
+        out = CausalContextOutput(obj_dists, obj_preds, self.edge_context(own, encoder_rep, layout))
         if self.training and self.effect_analysis:
             update_moving_average(self.untreated_dcd_feat, decoder_inp)
             update_moving_average(self.untreated_obj_feat, obj_pre_rep)
             update_moving_average(self.untreated_edg_feat, own)
         if with_untreated and not self.training:
             rows = roi_features.shape[0]
-            out.untreated_obj_dists, _ = self._decode(
+            out.untreated_obj_dists, _ = self.decode_objects(
                 _expand(self.untreated_dcd_feat, rows, decoder_inp), layout, proposals)
-            edge_inp = torch.cat((_expand(self.untreated_edg_feat, rows, own), encoder_rep), -1)
-            out.untreated_edge_ctx = self.lin_edge_h(layout.run_lstm(self.edge_ctx_rnn, edge_inp))
+            out.untreated_edge_ctx = self.edge_context(
+                _expand(self.untreated_edg_feat, rows, own), encoder_rep, layout)
         return out
 
 

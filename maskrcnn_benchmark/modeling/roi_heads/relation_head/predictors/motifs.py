@@ -73,16 +73,29 @@ class LSTMContext(nn.Module):
         self.lin_obj_h = nn.Linear(hidden_dim * 2, hidden_dim)
         self.lin_edge_h = nn.Linear(hidden_dim * 2, hidden_dim)
 
-    def _decode_objects(
-        self, obj_pre_rep: Tensor, encoder_rep: Tensor, layout: SequenceBatch,
-        proposals: Sequence[BoxList],
+    def encode_objects(
+        self, roi_features: Tensor, proposals: Sequence[BoxList]
+    ) -> tuple[Tensor, SequenceBatch, Tensor]:
+        """Object inputs [N, D], the left-to-right layout and the object context [N, H]."""
+        obj_embed = embed_object_labels(self.obj_embed1, proposals, self.task)
+        pos_embed = self.pos_embed(encode_box_info(proposals).to(roi_features))
+        obj_pre_rep = torch.cat((roi_features, obj_embed, pos_embed), dim=-1)
+        boxes = torch.cat([p.convert("xyxy").bbox for p in proposals], dim=0)
+        centre_x = 0.5 * (boxes[:, 0] + boxes[:, 2])
+        layout = SequenceBatch(left_to_right_order(centre_x, [len(p) for p in proposals]),
+                               num_total=roi_features.shape[0])
+        encoder_rep = self.lin_obj_h(layout.run_lstm(self.obj_ctx_rnn, obj_pre_rep))
+        return obj_pre_rep, layout, encoder_rep
+
+    def decode_objects(
+        self, decoder_inp: Tensor, layout: SequenceBatch, proposals: Sequence[BoxList],
     ) -> tuple[Tensor, Tensor]:
+        """Object logits [N, C] and committed labels [N] from [object inputs, context]."""
         if self.task is SGGTask.PREDCLS:
             labels = cat_field(proposals, "labels").long()
             return onehot_logits(labels, self.num_obj_classes), labels
         labels = cat_field(proposals, "labels") if self.training else None
-        obj_dists, obj_preds = self.decoder_rnn(
-            torch.cat((obj_pre_rep, encoder_rep), dim=1), layout, labels)
+        obj_dists, obj_preds = self.decoder_rnn(decoder_inp, layout, labels)
         if self.task is SGGTask.SGDET and not self.training:
             per_image = zip(obj_dists.split([len(p) for p in proposals]), proposals)
             obj_preds = torch.cat([
@@ -95,18 +108,16 @@ class LSTMContext(nn.Module):
         self, roi_features: Tensor, proposals: Sequence[BoxList]
     ) -> tuple[Tensor, Tensor, Tensor]:
         """Return object logits [N, C], committed labels [N] and edge context [N, H]."""
-        obj_embed = embed_object_labels(self.obj_embed1, proposals, self.task)
-        pos_embed = self.pos_embed(encode_box_info(proposals).to(roi_features))
-        obj_pre_rep = torch.cat((roi_features, obj_embed, pos_embed), dim=-1)
-        boxes = torch.cat([p.convert("xyxy").bbox for p in proposals], dim=0)
-        centre_x = 0.5 * (boxes[:, 0] + boxes[:, 2])
-        layout = SequenceBatch(left_to_right_order(centre_x, [len(p) for p in proposals]),
-                               num_total=roi_features.shape[0])
-        encoder_rep = self.lin_obj_h(layout.run_lstm(self.obj_ctx_rnn, obj_pre_rep))
-        obj_dists, obj_preds = self._decode_objects(obj_pre_rep, encoder_rep, layout, proposals)
-        obj_rel_rep = torch.cat((self.obj_embed2(obj_preds.long()), roi_features, encoder_rep), -1)
-        edge_ctx = self.lin_edge_h(layout.run_lstm(self.edge_ctx_rnn, obj_rel_rep))
-        return obj_dists, obj_preds, edge_ctx
+        obj_pre_rep, layout, encoder_rep = self.encode_objects(roi_features, proposals)
+        obj_dists, obj_preds = self.decode_objects(
+            torch.cat((obj_pre_rep, encoder_rep), dim=1), layout, proposals)
+        own = torch.cat((self.obj_embed2(obj_preds.long()), roi_features), dim=-1)
+        return obj_dists, obj_preds, self.edge_context(own, encoder_rep, layout)
+
+    def edge_context(self, own: Tensor, encoder_rep: Tensor, layout: SequenceBatch) -> Tensor:
+        """Edge context [N, H] from each object's [label embedding, RoI feature] and context."""
+        return self.lin_edge_h(
+            layout.run_lstm(self.edge_ctx_rnn, torch.cat((own, encoder_rep), dim=-1)))
 
 
 @RELATION_PREDICTORS.register("MotifPredictor")
