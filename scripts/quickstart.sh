@@ -82,3 +82,8 @@ stamp "done; test-split results (percent):"
 "$PYTHON" tools/compare_results.py CE="$OUT/motifs_predcls_ce" EBM="$OUT/motifs_predcls_ebm" \
     | tee "$OUT/comparison.md"
 stamp "table saved to $OUT/comparison.md; logs, checkpoints and plots are in $OUT/"
+
+stamp "drawing both models' scene graphs on the 4 test images where they differ most"
+"$PYTHON" tools/visualize_predictions.py CE="$OUT/motifs_predcls_ce" \
+    EBM="$OUT/motifs_predcls_ebm" --images 4 --select differ --out "$OUT/pictures"
+stamp "CE vs EBM pictures (GT, CE and EBM top-10 triplets per image) saved in $OUT/pictures/"

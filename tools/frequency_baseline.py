@@ -4,7 +4,8 @@
         OUTPUT_DIR output/quickstart/frequency_baseline
 
 Statistics come from DATASETS.TRAIN (cached in OUTPUT_DIR); the split is DATASETS.TO_TEST.
-Results go to OUTPUT_DIR/inference/<dataset>/eval_results.json like any test run.
+Results go to OUTPUT_DIR/inference/<dataset>/ (eval_results.json, visualization.pth) like any
+test run, so tools/visualize_predictions.py draws them.
 """
 
 import logging
@@ -15,7 +16,11 @@ from maskrcnn_benchmark.data.statistics import get_dataset_statistics
 from maskrcnn_benchmark.engine.inference import inference_output_folder
 from maskrcnn_benchmark.engine.launch import default_argument_parser, setup
 from maskrcnn_benchmark.engine.relation import split_dataset_names
-from maskrcnn_benchmark.evaluation import build_sgg_evaluator, save_eval_results
+from maskrcnn_benchmark.evaluation import (
+    build_sgg_evaluator,
+    save_eval_results,
+    save_visualization,
+)
 from maskrcnn_benchmark.evaluation.frequency_baseline import frequency_baseline_predictions
 
 
@@ -35,6 +40,7 @@ def main() -> None:
         folder = inference_output_folder(cfg, name)
         os.makedirs(folder, exist_ok=True)
         save_eval_results(os.path.join(folder, "eval_results.json"), output.metrics)
+        save_visualization(os.path.join(folder, "visualization.pth"), output, dataset)
         logging.getLogger("maskrcnn_benchmark").info("%s\n%s", name, output.text)
 
 
