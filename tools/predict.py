@@ -10,7 +10,8 @@
 SGDet configs detect the objects; PredCls / SGCls configs score the boxes of --boxes (a JSON
 file: image file name -> [{"box": [x1, y1, x2, y2], "label": "man"}, ...]). The output folder
 gets custom_prediction.json and custom_data_info.json in Scene-Graph-Benchmark's format, boxes
-in upright image pixels (--box-frame input: SGB's network-input frame), and predict_log.txt.
+in upright image pixels (--box-frame input: SGB's network-input frame), and predict_log.txt;
+--visualize N draws the first N scene graphs into OUTPUT/pictures/.
 Trailing KEY VALUE pairs override the config. See docs/CUSTOM_IMAGES.md.
 """
 
@@ -41,6 +42,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--box-frame", default="image", choices=["image", "input"],
                         help="boxes in upright image pixels (default) or SGB's network-input "
                              "pixels")
+    parser.add_argument("--visualize", type=int, default=0, metavar="N",
+                        help="also draw the first N images' scene graphs (boxes, top-K "
+                             "triplets, graph diagram) into OUTPUT/pictures/")
+    parser.add_argument("--top-k", type=int, default=20, metavar="K",
+                        help="triplets per picture with --visualize (default 20)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument("opts", nargs="*", default=[], help="config overrides as KEY VALUE pairs")
     return parser
@@ -53,7 +59,8 @@ def main() -> None:
         predict_main(args.config_file, inputs, args.output, weights=args.weights,
                      boxes_path=args.boxes, batch_size=args.batch_size, device=args.device,
                      box_frame=args.box_frame, opts=[*moved, *args.opts],
-                     progress=not args.no_progress)
+                     progress=not args.no_progress, pictures=args.visualize,
+                     top_k=args.top_k)
     except (FileNotFoundError, ValueError, ConfigKeyError) as err:
         sys.exit(f"predict.py: error: {err}")
 

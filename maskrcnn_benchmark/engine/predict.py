@@ -16,6 +16,7 @@ leaves earlier results untouched. See docs/CUSTOM_IMAGES.md.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from maskrcnn_benchmark.structures.scene_graph import SGGTask
 from maskrcnn_benchmark.utils import comm
 from maskrcnn_benchmark.utils.env import seed_all_rng
 from maskrcnn_benchmark.utils.logger import setup_logger
+from maskrcnn_benchmark.visualization.custom import render_custom
 
 from .inference import AUTOCAST_DTYPES
 from .launch import resolve_device
@@ -242,8 +244,10 @@ def predict_main(config_file: str, inputs: Sequence[str], output_dir: str, *,
                  weights: str | None = None, boxes_path: str | None = None,
                  batch_size: int | None = None, device: str | None = None,
                  box_frame: str = "image", opts: Sequence[str] = (),
-                 progress: bool = True) -> PredictionSummary:
-    """tools/predict.py: config + checkpoint + images (+ boxes) -> the two JSON files."""
+                 progress: bool = True, pictures: int = 0,
+                 top_k: int | None = 20) -> PredictionSummary:
+    """tools/predict.py: config + checkpoint + images (+ boxes) -> the two JSON files
+    (and, with ``pictures`` > 0, that many scene-graph pictures in ``output_dir/pictures``)."""
     cfg = _prediction_cfg(config_file, opts, device, batch_size)
     setup_logger("maskrcnn_benchmark", output_dir, filename="predict_log.txt")
     seed_all_rng(cfg.SEED)
@@ -276,6 +280,10 @@ def predict_main(config_file: str, inputs: Sequence[str], output_dir: str, *,
     model = load_prediction_model(cfg, weights_path, statistics, run_device)
     logger.info("Predicting %s scene graphs for %d file(s) with %s on %s", task.value,
                 len(files), weights_path, run_device)
-    return predict_images(cfg, model, files, output_dir, statistics.obj_classes,
-                          statistics.rel_classes, boxes=boxes, box_frame=box_frame,
-                          batch_size=cfg.TEST.IMS_PER_BATCH, progress=progress)
+    summary = predict_images(cfg, model, files, output_dir, statistics.obj_classes,
+                             statistics.rel_classes, boxes=boxes, box_frame=box_frame,
+                             batch_size=cfg.TEST.IMS_PER_BATCH, progress=progress)
+    if pictures > 0 and summary is not None:
+        render_custom(output_dir, os.path.join(output_dir, "pictures"), images=pictures,
+                      top_k=top_k)
+    return summary

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 from maskrcnn_benchmark.config import get_cfg
 from maskrcnn_benchmark.data.datasets.synthetic.vocabulary import OBJECT_CLASSES, PREDICATES
@@ -82,10 +83,11 @@ def _run_tool(monkeypatch, tool: str, *argv: str) -> None:
     runpy.run_path(str(REPO / "tools" / tool), run_name="__main__")
 
 
-def _predict(monkeypatch, setup, out: Path, *extra: str, task="sgdet", inputs=None) -> None:
+def _predict(monkeypatch, setup, out: Path, *extra: str, task="sgdet", inputs=None,
+             extra_args=()) -> None:
     _run_tool(monkeypatch, "predict.py", "--config-file", str(CONFIGS[task]), "--weights",
               str(setup["weights"][task]), "--input", *(inputs or [str(setup["images"])]),
-              "--output", str(out), "--no-progress", *_small(setup["root"]), *extra)
+              "--output", str(out), "--no-progress", *extra_args, *_small(setup["root"]), *extra)
 
 
 def _load(out: Path) -> tuple[dict, dict]:
@@ -183,8 +185,13 @@ def test_predcls_scores_the_given_boxes_and_labels(setup, tmp_path, monkeypatch)
     images = setup["images"]
     out = tmp_path / "out"
     _predict(monkeypatch, setup, out, "--boxes", str(boxes), task="predcls",
-             inputs=[str(images / "a_rgb.png"), str(images / "d_rotated.jpg")])
+             inputs=[str(images / "a_rgb.png"), str(images / "d_rotated.jpg")],
+             extra_args=("--visualize", "1", "--top-k", "3"))
     info, prediction = _load(out)
+    # --visualize 1: the first image's picture only, the image beside its graph diagram
+    assert sorted(p.name for p in (out / "pictures").iterdir()) == ["00000_a_rgb.png"]
+    with Image.open(out / "pictures" / "00000_a_rgb.png") as picture:
+        assert picture.width > 2 * 200 and picture.height > 150
     classes = info["ind_to_classes"]
     for key, name in (("0", "a_rgb.png"), ("1", "d_rotated.jpg")):
         entry = prediction[key]
