@@ -4,7 +4,13 @@
         EBM=output/quickstart/motifs_predcls_ebm
     python tools/compare_results.py CE=out/ce_seed0,out/ce_seed1 EBM=out/ebm_seed0,out/ebm_seed1
 
-A comma-separated list of run folders is one column with mean ± std over them (seeds).
+A comma-separated list of run folders is one column with mean ± std over them (seeds). On the
+synthetic benchmark the structure metrics (ctxR, ctx-mR, viol, viol-any; viol in violations per
+image) follow; --joint-decode reads the results re-decoded under the scene rules
+(TEST.RELATION.JOINT_DECODE, inference/<dataset>_joint_decode/). A column name=DIR:joint reads
+one column's runs that way, e.g. to put a run and its joint decoding side by side:
+
+    python tools/compare_results.py CE=out/ce "CE + joint=out/ce:joint"
 """
 
 import argparse
@@ -12,6 +18,7 @@ import logging
 import sys
 
 from maskrcnn_benchmark.evaluation.compare import (
+    STRUCTURE_ROWS,
     aggregate_runs,
     comparison_table,
     load_eval_results,
@@ -20,6 +27,10 @@ from maskrcnn_benchmark.evaluation.compare import (
 
 MAIN_METRICS = ["R@20", "R@50", "R@100", "mR@20", "mR@50", "mR@100", "zsR@20", "zsR@50",
                 "zsR@100"]
+# Structure rows shown with the main metrics when present (synthetic benchmark).
+MAIN_STRUCTURE = [f"{name}@{k}" for name in STRUCTURE_ROWS if not name.startswith("ng-")
+                  for k in (20, 50, 100)]
+JOINT_TAG = ":joint"
 
 
 def main() -> None:
@@ -27,6 +38,8 @@ def main() -> None:
     parser.add_argument("runs", nargs="+", metavar="NAME=DIR[,DIR...]")
     parser.add_argument("--all", action="store_true", help="every metric, not the main ones")
     parser.add_argument("--dataset", default=None, help="dataset folder under inference/")
+    parser.add_argument("--joint-decode", action="store_true",
+                        help="read every run's TEST.RELATION.JOINT_DECODE results")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     columns = {}
@@ -34,11 +47,14 @@ def main() -> None:
         name, _, dirs = spec.partition("=")
         if not dirs:
             parser.error(f"expected NAME=DIR, got {spec!r}")
-        rows = [metric_rows(load_eval_results(d, args.dataset)) for d in dirs.split(",")]
+        joint = args.joint_decode or dirs.endswith(JOINT_TAG)
+        dirs = dirs.removesuffix(JOINT_TAG)
+        rows = [metric_rows(load_eval_results(d, args.dataset, joint)) for d in dirs.split(",")]
         columns[name] = rows[0] if len(rows) == 1 else aggregate_runs(rows)
     first = next(iter(columns.values()))
     metrics = list(first) if args.all else (
-        MAIN_METRICS + [k for k in first if k.startswith("fsR@20")])
+        MAIN_METRICS + [k for k in first if k.startswith("fsR@20")]
+        + [k for k in MAIN_STRUCTURE if k in first])
     sys.stdout.write(comparison_table(columns, metrics) + "\n")
 
 

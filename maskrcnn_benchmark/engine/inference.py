@@ -22,6 +22,7 @@ import torch
 from tqdm import tqdm
 
 from maskrcnn_benchmark.evaluation import (
+    JOINT_DECODE_SUFFIX,
     SGGEvaluator,
     build_sgg_evaluator,
     check_val_metric,
@@ -51,8 +52,10 @@ class InferenceResult:
 
 
 def inference_output_folder(cfg: Any, dataset_name: str) -> str:
-    """``OUTPUT_DIR/inference/<dataset_name>``, where a test run writes its files."""
-    return os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name)
+    """``OUTPUT_DIR/inference/<dataset_name>``, where a test run writes its files
+    (``<dataset_name>_joint_decode`` with TEST.RELATION.JOINT_DECODE)."""
+    suffix = JOINT_DECODE_SUFFIX if cfg.TEST.RELATION.JOINT_DECODE else ""
+    return os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name + suffix)
 
 
 def _local_image_count(data_loader: Any) -> int:
@@ -189,7 +192,11 @@ def inference(
         raise ValueError(f"DTYPE '{cfg.DTYPE}' must be one of {sorted(AUTOCAST_DTYPES)}")
     evaluator = build_sgg_evaluator(cfg, statistics, load_triplets)
     dataset = data_loader.dataset
+    evaluator.structure_spec(dataset)  # e.g. JOINT_DECODE on non-synthetic data fails here
     cache = os.path.join(output_folder, "predictions.pth") if output_folder else ""
+    if cache and output_folder.endswith(JOINT_DECODE_SUFFIX) and not os.path.isfile(cache):
+        # joint decoding reads the same raw scores: reuse the plain folder's predictions.pth
+        cache = os.path.join(output_folder[: -len(JOINT_DECODE_SUFFIX)], "predictions.pth")
     from_cache = comm.broadcast_object(
         bool(cfg.TEST.ALLOW_LOAD_FROM_CACHE and cache and os.path.isfile(cache))
     )

@@ -19,7 +19,8 @@ from .triplet_groups import (
     zero_shot_group,
 )
 
-__all__ = ["build_sgg_evaluator", "build_triplet_groups", "check_val_metric", "k_shot_file"]
+__all__ = ["build_sgg_evaluator", "build_triplet_groups", "check_val_metric", "k_shot_file",
+           "VAL_METRIC_FAMILIES"]
 
 logger = logging.getLogger(__name__)
 
@@ -87,12 +88,22 @@ def build_triplet_groups(
     return groups
 
 
+# Families the validation score may use: the plateau scheduler maximises it, so the
+# violation counts (lower is better) are excluded.
+VAL_METRIC_FAMILIES = ("R", "mR", "ngR", "ng-mR", "A", "ctxR", "ctx-mR", "ng-ctxR", "ng-ctx-mR")
+
+
 def check_val_metric(name: str, recall_ks: Sequence[int]) -> None:
     """Fail early (before inference) on a SOLVER.VAL_METRIC that evaluation cannot produce."""
-    parsed = re.fullmatch(r"(R|mR|ngR|ng-mR|A)@(\d+)", name.strip())
-    if parsed is None:
+    parsed = re.fullmatch(r"([A-Za-z-]+)@(\d+)", name.strip())
+    if parsed is None or parsed.group(1) not in VAL_METRIC_FAMILIES:
+        lower = parsed is not None and parsed.group(1) in ("viol", "viol-any")
         raise ValueError(
-            f"SOLVER.VAL_METRIC '{name}' is not one of R@K, mR@K, ngR@K, ng-mR@K, A@K"
+            f"SOLVER.VAL_METRIC '{name}' is not one of "
+            + ", ".join(f"{f}@K" for f in VAL_METRIC_FAMILIES)
+            + " (the ctx* metrics need the synthetic benchmark)"
+            + ("; violation rates fall as models improve, and the validation score is "
+               "maximised" if lower else "")
         )
     if int(parsed.group(2)) not in {int(k) for k in recall_ks}:
         raise ValueError(
@@ -113,6 +124,7 @@ def build_sgg_evaluator(
         iou_threshold=float(relation.IOU_THRESHOLD),
         num_predicates=int(head.NUM_CLASSES),
         num_workers=int(cfg.DATALOADER.NUM_WORKERS),
+        joint_decode=bool(relation.JOINT_DECODE),
     )
     groups = build_triplet_groups(
         relation.ZERO_SHOT_FILE,

@@ -1,7 +1,8 @@
 """Side-by-side tables of evaluation results (quickstart CE vs EBM, docs/RESULTS.md).
 
 Runs are read from their ``eval_results.json``; several seeds of one setting are aggregated to
-mean and standard deviation. Values are printed in percent, as the SGG literature does.
+mean and standard deviation. Values are printed in percent, as the SGG literature does, except
+the violation counts ``viol@K`` (violations per image, printed as numbers).
 """
 
 from __future__ import annotations
@@ -13,16 +14,43 @@ import os
 import statistics
 from collections.abc import Mapping, Sequence
 
-__all__ = ["load_eval_results", "metric_rows", "comparison_table", "aggregate_runs"]
+from .outputs import JOINT_DECODE_SUFFIX
+
+__all__ = ["load_eval_results", "metric_rows", "comparison_table", "aggregate_runs",
+           "STRUCTURE_ROWS", "is_count_metric"]
+
+# Families of the synthetic benchmark's structure metrics, in table order (absent elsewhere).
+STRUCTURE_ROWS = ("ctxR", "ctx-mR", "ng-ctxR", "ng-ctx-mR", "viol", "viol-any")
 
 
-def load_eval_results(output_dir: str, dataset: str | None = None) -> dict:
-    """The eval_results.json of a run folder (``OUTPUT_DIR``) or of its single dataset."""
+def is_count_metric(name: str) -> bool:
+    """Whether a row holds a count (violations per image) rather than a fraction."""
+    return name.startswith("viol@")
+
+
+def load_eval_results(output_dir: str, dataset: str | None = None,
+                      joint_decode: bool = False) -> dict:
+    """The eval_results.json of a run folder (``OUTPUT_DIR``) or of its single dataset.
+
+    Results re-decoded under the synthetic rules (``inference/<dataset>_joint_decode``) are
+    read with ``joint_decode``; without it they are read only from a run folder that holds
+    nothing else (a test-only joint-decoding run).
+    """
     pattern = os.path.join(output_dir, "inference", dataset or "*", "eval_results.json")
+    if dataset and joint_decode:
+        pattern = os.path.join(output_dir, "inference", dataset + JOINT_DECODE_SUFFIX,
+                               "eval_results.json")
     paths = sorted(glob.glob(pattern))
+    joint = [p for p in paths if os.path.dirname(p).endswith(JOINT_DECODE_SUFFIX)]
+    if not dataset:
+        plain = [p for p in paths if p not in joint]
+        paths = joint if joint_decode or not plain else plain
     if not paths:
-        raise FileNotFoundError(f"No eval_results.json under {output_dir}/inference/: run "
-                                "tools/relation_test_net.py (or training without --skip-test)")
+        raise FileNotFoundError(
+            f"No eval_results.json under {output_dir}/inference/"
+            f"{'(*' + JOINT_DECODE_SUFFIX + ')' if joint_decode else ''}: run "
+            "tools/relation_test_net.py (or training without --skip-test)"
+            + (" with TEST.RELATION.JOINT_DECODE True" if joint_decode else ""))
     if len(paths) > 1:
         names = [os.path.basename(os.path.dirname(p)) for p in paths]
         raise ValueError(f"{output_dir} holds results of several datasets {names}; name one")
@@ -43,6 +71,10 @@ def metric_rows(results: Mapping, ks: Sequence[int] = (20, 50, 100)) -> dict[str
     if results.get("A"):
         for k in ks:
             rows[f"A@{k}"] = results["A"][str(k)]
+    for name in STRUCTURE_ROWS:  # synthetic benchmark only
+        if name in results:
+            for k in ks:
+                rows[f"{name}@{k}"] = results[name][str(k)]
     detection = results.get("detection") or {}
     if detection.get("mAP@0.5") is not None:
         rows["mAP@0.5"] = detection["mAP@0.5"]
@@ -61,28 +93,31 @@ def aggregate_runs(runs: Sequence[Mapping[str, float | None]]) -> dict[str, tupl
     return out
 
 
-def _cell(value: float | tuple[float, float] | None) -> str:
+def _cell(value: float | tuple[float, float] | None, scale: float = 100.0) -> str:
     if value is None:
         return "n/a"
     if isinstance(value, tuple):
         mean, spread = value
-        return f"{100 * mean:.2f} ± {100 * spread:.2f}"
-    return f"{100 * value:.2f}"
+        return f"{scale * mean:.2f} ± {scale * spread:.2f}"
+    return f"{scale * value:.2f}"
 
 
 def comparison_table(columns: Mapping[str, Mapping[str, float | tuple[float, float] | None]],
                      metrics: Sequence[str] | None = None, delta: bool = True) -> str:
-    """A Markdown table: one row per metric, one column per run, plus last - first."""
+    """A Markdown table: one row per metric, one column per run, plus last - first (percent
+    points; violations per image for ``viol@K``)."""
     names = list(columns)
     metrics = list(metrics or next(iter(columns.values())).keys())
     header = ["metric", *names] + (["Δ (last - first)"] if delta and len(names) > 1 else [])
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for metric in metrics:
         values = [columns[n].get(metric) for n in names]
-        row = [metric, *(_cell(v) for v in values)]
+        scale = 1.0 if is_count_metric(metric) else 100.0
+        row = [metric, *(_cell(v, scale) for v in values)]
         if delta and len(names) > 1:
             first, last = (_mean(values[0]), _mean(values[-1]))
-            row.append("n/a" if first is None or last is None else f"{100 * (last - first):+.2f}")
+            row.append("n/a" if first is None or last is None
+                       else f"{scale * (last - first):+.2f}")
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 

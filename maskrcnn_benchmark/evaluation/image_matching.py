@@ -63,7 +63,9 @@ class ImagePrediction:
     """Predictions of one image in original pixels.
 
     boxes [N, 4] xyxy, labels [N], scores [N], rel_pairs [P, 2] (ranked), rel_scores [P, C]
-    (column 0 = background).
+    (column 0 = background). ``rel_labels`` [P]: the graph-constrained predicate of each pair
+    when a decoder chose it (TEST.RELATION.JOINT_DECODE); None = argmax over columns 1.., lowest
+    index on ties.
     """
 
     boxes: np.ndarray
@@ -71,6 +73,7 @@ class ImagePrediction:
     scores: np.ndarray
     rel_pairs: np.ndarray
     rel_scores: np.ndarray
+    rel_labels: np.ndarray | None = None
 
     @classmethod
     def from_boxlist(cls, prediction: BoxList, image_size: tuple[int, int]) -> ImagePrediction:
@@ -83,6 +86,13 @@ class ImagePrediction:
             rel_pairs=prediction.get_field("rel_pair_idxs").detach().cpu().long().numpy(),
             rel_scores=prediction.get_field("pred_rel_scores").detach().cpu().numpy(),
         )
+
+    def graph_labels(self, rows: slice | np.ndarray) -> np.ndarray:
+        """Graph-constrained predicate (1..) of the pair ``rows``."""
+        if self.rel_labels is not None:
+            return self.rel_labels[rows]
+        scores = self.rel_scores[rows, 1:]
+        return scores.argmax(axis=1) + 1 if len(scores) else np.zeros(0, dtype=np.int64)
 
 
 @dataclass
@@ -204,7 +214,7 @@ def match_image(
     pairs, rel_scores = pred.rel_pairs, pred.rel_scores
 
     head = pairs[:max_k]
-    head_predicates = rel_scores[: len(head), 1:].argmax(axis=1) + 1
+    head_predicates = pred.graph_labels(slice(0, len(head)))
     first_hit = _first_hits(head[:, 0], head[:, 1], head_predicates, box_match, relations)
 
     pair_scores = None if obj_scores is None else obj_scores[pairs[:, 0]] * obj_scores[pairs[:, 1]]
@@ -223,7 +233,7 @@ def match_image(
         first_hit_gt_pairs = _first_hits(
             pairs[rows, 0],
             pairs[rows, 1],
-            rel_scores[rows, 1:].argmax(axis=1) + 1,
+            pred.graph_labels(rows),
             box_match,
             relations,
         )

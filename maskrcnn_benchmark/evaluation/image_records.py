@@ -26,13 +26,18 @@ from .image_matching import (
     ImagePrediction,
     match_image,
 )
+from .joint_decoding import joint_decode_prediction
 from .modes import SGGMode
+from .structure_metrics import ImageStructure, StructureSpec, image_structure
 
-__all__ = ["ImageRecord", "evaluate_images"]
+__all__ = ["ImageRecord", "evaluate_images", "graph_nodes"]
 
 # Starting and closing the pool took ~0.7 s in tools/benchmark_eval.py, the serial time of
 # ~700 SGDet-sized images: below this many images per worker the pool does not pay off.
 MIN_IMAGES_PER_WORKER = 1000
+# Joint decoding (TEST.RELATION.JOINT_DECODE) takes ~0.1-0.3 s per synthetic image: a pool pays
+# off from a few images per worker.
+MIN_IMAGES_PER_WORKER_JOINT = 20
 
 
 @dataclass
@@ -46,14 +51,25 @@ class ImageRecord:
     detection_labels: np.ndarray  # labels for mAP (PredCls: the GT labels it carries)
     num_pairs: int
     top_pairs: np.ndarray  # [T, 2] the first NOGC_TOP ranked pairs
-    top_predicates: np.ndarray  # [T] their argmax predicate (1..)
+    top_predicates: np.ndarray  # [T] their graph-constrained predicate (1..)
     top_scores: np.ndarray  # [T] that predicate's score
     matches: ImageMatches | None  # None when the image has no GT relation
+    structure: ImageStructure | None = None  # synthetic benchmark's extras only
+
+
+def graph_nodes(gt: ImageGroundTruth, pred: ImagePrediction, mode: SGGMode
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Boxes, labels and object scores (None = all 1) of the predicted graph's nodes, as the
+    matching uses them: the GT boxes and labels in PredCls, the prediction's otherwise (SGCls:
+    the GT boxes it carries, with the predicted labels)."""
+    if mode is SGGMode.PREDCLS:
+        return gt.boxes, gt.labels, None
+    return pred.boxes, pred.labels, pred.scores
 
 
 def _record(
     dataset: Any, prediction: BoxList, index: int, mode: SGGMode, iou_threshold: float,
-    max_k: int, num_predicates: int,
+    max_k: int, num_predicates: int, structure: StructureSpec | None = None,
 ) -> ImageRecord:
     info = dataset.get_img_info(index)
     gt = ImageGroundTruth.from_boxlist(dataset.get_groundtruth(index, evaluation=True))
@@ -63,6 +79,20 @@ def _record(
             f"image {index}: pred_rel_scores has shape {tuple(pred.rel_scores.shape)} but "
             f"MODEL.ROI_RELATION_HEAD.NUM_CLASSES is {num_predicates}"
         )
+    image_structure_record = None
+    if structure is not None:
+        boxes, labels, obj_scores = graph_nodes(gt, pred, mode)
+        if structure.joint_decode:
+            try:
+                pred = joint_decode_prediction(pred, structure.tables, labels, boxes, obj_scores)
+            except ValueError as err:
+                raise ValueError(f"image {index}: {err}") from None
+        if structure.metrics:
+            head = slice(0, max_k)
+            triplets = np.column_stack((pred.rel_pairs[head], pred.graph_labels(head)))
+            image_structure_record = image_structure(
+                structure, dataset.get_structure_annotations(index), gt.relations, labels,
+                boxes, triplets, index)
     matches = None
     if len(gt.relations):
         try:
@@ -72,7 +102,9 @@ def _record(
     detection_labels = pred.labels
     if mode is SGGMode.PREDCLS and prediction.has_field("labels"):
         detection_labels = prediction.get_field("labels").cpu().long().numpy()
-    head = pred.rel_scores[:NOGC_TOP, 1:]
+    top = slice(0, NOGC_TOP)
+    top_predicates = pred.graph_labels(top)
+    top_rows = np.arange(len(top_predicates))
     return ImageRecord(
         gt=gt,
         boxes=pred.boxes,
@@ -81,9 +113,10 @@ def _record(
         detection_labels=detection_labels,
         num_pairs=len(pred.rel_pairs),
         top_pairs=np.ascontiguousarray(pred.rel_pairs[:NOGC_TOP]),
-        top_predicates=head.argmax(axis=1) + 1 if len(head) else np.zeros(0, np.int64),
-        top_scores=head.max(axis=1) if len(head) else np.zeros(0, np.float32),
+        top_predicates=top_predicates,
+        top_scores=pred.rel_scores[top_rows, top_predicates],
         matches=matches,
+        structure=image_structure_record,
     )
 
 
@@ -108,10 +141,14 @@ def evaluate_images(
     max_k: int,
     num_predicates: int,
     num_workers: int = 0,
+    structure: StructureSpec | None = None,
 ) -> Iterator[ImageRecord]:
-    """One ``ImageRecord`` per dataset index, in index order."""
-    args = (mode, iou_threshold, max_k, num_predicates)
-    workers = min(num_workers, len(predictions) // MIN_IMAGES_PER_WORKER)
+    """One ``ImageRecord`` per dataset index, in index order (``structure``: the synthetic
+    benchmark's structure metrics and / or joint decoding)."""
+    args = (mode, iou_threshold, max_k, num_predicates, structure)
+    per_worker = MIN_IMAGES_PER_WORKER_JOINT if structure is not None and (
+        structure.joint_decode) else MIN_IMAGES_PER_WORKER
+    workers = min(num_workers, len(predictions) // per_worker)
     if workers <= 1:
         for index, prediction in enumerate(predictions):
             yield _record(dataset, prediction, index, *args)

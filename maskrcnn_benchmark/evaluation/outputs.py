@@ -6,6 +6,7 @@
 - ``visualization.pth``: per image the GT, the boxes, the top relations and which GT rows
   they recall (``first_hit`` ranks), compact enough to keep for a whole split.
 - ``per_predicate_recall.png``: per-predicate R@K and ngR@K bars.
+With TEST.RELATION.JOINT_DECODE the folder is ``<dataset>_joint_decode`` (``JOINT_DECODE_SUFFIX``).
 Every file is written to a temporary name and renamed, so a crash never leaves half a file.
 """
 
@@ -28,6 +29,7 @@ from .image_matching import NEVER
 from .sgg_evaluator import SGGEvalOutput
 
 __all__ = [
+    "JOINT_DECODE_SUFFIX",
     "PREDICTION_FIELDS",
     "save_predictions",
     "load_predictions",
@@ -37,6 +39,9 @@ __all__ = [
 ]
 
 PREDICTIONS_FORMAT = "sgg-ebm-predictions-v1"
+# Results re-decoded under the synthetic benchmark's rules go to inference/<dataset> + this, so
+# they never overwrite (or get mistaken for) the plain results of the same run.
+JOINT_DECODE_SUFFIX = "_joint_decode"
 # The prediction contract's fields plus `labels` (GT labels carried in GT-box modes, used by
 # PredCls detection mAP). SGDet's boxes_per_cls / predict_logits are not needed to evaluate.
 PREDICTION_FIELDS = (

@@ -31,6 +31,29 @@ def _details(names: Sequence[str], values: Sequence[float]) -> str:
     )
 
 
+def _structure_lines(metrics: dict, mode: str) -> str:
+    """The synthetic benchmark's lines (docs/EVALUATION.md, "Structure metrics"); "" without."""
+    text = ""
+    if metrics.get("joint_decode"):
+        text += ("Relations re-decoded under the synthetic benchmark's scene rules "
+                 "(TEST.RELATION.JOINT_DECODE)\n")
+    if "ctxR" not in metrics:
+        return text
+    info = metrics["structure"]
+    context = (f"{info['num_context_relations']} context-decided relations, "
+               f"{info['num_images_with_context']} images")
+    text += _line("   ctxR", metrics["ctxR"], mode, f"Context-decided Recall, {context}")
+    text += _line("ng-ctxR", metrics["ng-ctxR"], mode,
+                  "No Graph Constraint Context-decided Recall")
+    text += _line("   ctx-mR", metrics["ctx-mR"], mode,
+                  "Context-decided Mean Recall (predicates that occur)")
+    text += _line("ng-ctx-mR", metrics["ng-ctx-mR"], mode,
+                  "No Graph Constraint Context-decided Mean Recall")
+    text += _line("    viol", metrics["viol"], mode, "Rule violations per image of the top-K graph")
+    text += _line("viol-any", metrics["viol-any"], mode, "Images whose top-K graph breaks a rule")
+    return text
+
+
 def format_results(metrics: dict, predicate_names: Sequence[str]) -> str:
     """The log block for a metrics dict of ``SGGEvaluator`` (predicate names without background)."""
     mode = metrics["mode"]
@@ -59,5 +82,6 @@ def format_results(metrics: dict, predicate_names: Sequence[str]) -> str:
         label = "  fsR" if group["kind"] == "few-shot bin" else "   kR"
         extra += _line(label, group["R"], mode, f"{group['description']}, "
                        f"{group['num_images']} images")
+    extra += _structure_lines(metrics, mode)
     extra += f"Detection evaluation AP@[.5:.95]={_value(detection.get('mAP@[.5:.95]'))}\n"
     return text + "SGG-EBM extra metrics (not in SGB's log):\n" + extra + RULE

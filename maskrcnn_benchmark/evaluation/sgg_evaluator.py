@@ -18,9 +18,12 @@ from .image_records import ImageRecord, evaluate_images
 from .modes import SGGMode
 from .relation_metrics import RelationTable, compute_relation_metrics
 from .report import format_results
+from .structure_metrics import STRUCTURE_FAMILIES, StructureSpec, compute_structure_metrics
+from .structure_rules import rule_tables, synthetic_vocabulary_error
 from .triplet_groups import TrainCountFn, TripletGroup, group_membership
 
-__all__ = ["SGGEvalSettings", "SGGEvalOutput", "SGGEvaluator", "metric_value"]
+__all__ = ["SGGEvalSettings", "SGGEvalOutput", "SGGEvaluator", "metric_value",
+           "METRIC_FAMILIES"]
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +38,7 @@ class SGGEvalSettings:
     num_predicates: int = 51  # including background
     num_workers: int = 0  # > 1: evaluate images in a forked process pool (large splits only)
     detection_map: bool = True
+    joint_decode: bool = False  # re-decode relations under the synthetic benchmark's rules
 
 
 @dataclass
@@ -46,21 +50,33 @@ class SGGEvalOutput:
     records: list[ImageRecord] = field(repr=False)
 
 
+METRIC_FAMILIES = ("R", "mR", "ngR", "ng-mR", "A", *STRUCTURE_FAMILIES)
+
+
 def metric_value(metrics: dict[str, Any], name: str) -> float:
-    """The value of ``name`` such as "R@100" or "mR@50" (the validation score)."""
+    """The value of ``name`` such as "R@100", "mR@50" or "ctx-mR@50" (the validation score)."""
     parsed = re.fullmatch(r"([A-Za-z-]+)@(\d+)", name.strip())
     family = parsed.group(1) if parsed else None
-    if parsed is None or not isinstance(metrics.get(family), dict):
+    if parsed is None or family not in METRIC_FAMILIES:
         raise ValueError(
             f"Unknown metric '{name}' (SOLVER.VAL_METRIC); use <metric>@<K> with metric one of "
-            "R, mR, ngR, ng-mR, A, e.g. R@100 or mR@100"
+            f"{', '.join(METRIC_FAMILIES)}, e.g. R@100 or mR@100 (ctx* and viol* exist on the "
+            "synthetic benchmark only)"
         )
+    if family in STRUCTURE_FAMILIES and family not in metrics:
+        raise ValueError(
+            f"Metric '{name}' is not available: the structure metrics need the synthetic "
+            "benchmark's extras (context, truths in image_data.json), which this data set lacks"
+        )
+    if not isinstance(metrics.get(family), dict):
+        raise ValueError(f"Metric '{name}' is not available for this evaluation (mode "
+                         f"{metrics.get('mode')}; A@K exists in PredCls and SGCls only)")
     value = metrics[family].get(parsed.group(2))
     if value is None:
         raise ValueError(
             f"Metric '{name}' is not available: K={parsed.group(2)} must be one of "
             f"TEST.RELATION.RECALL_KS {sorted(int(k) for k in metrics[family])} and at least "
-            "one evaluated image must have GT relations"
+            "one evaluated image must have GT relations (ctx*: context-decided ones)"
         )
     return float(value)
 
@@ -85,6 +101,34 @@ class SGGEvaluator:
         self.settings = settings
         self.groups = list(groups)
         self.train_count = train_count
+
+    def structure_spec(self, dataset: Any) -> StructureSpec | None:
+        """What the synthetic benchmark's structure features need for ``dataset``, or None.
+
+        The structure metrics are on when the data set carries the generator's extras
+        (``get_structure_annotations(0)`` is not None); joint decoding when the settings ask for
+        it. Either needs the synthetic benchmark's class and predicate names. Called before
+        inference, so a wrong data set fails before the model runs.
+        """
+        getter = getattr(dataset, "get_structure_annotations", None)
+        extras = getter is not None and len(dataset) > 0 and getter(0) is not None
+        if not extras and not self.settings.joint_decode:
+            return None
+        error = synthetic_vocabulary_error(dataset.ind_to_classes, dataset.ind_to_predicates)
+        if error and self.settings.joint_decode:
+            raise ValueError(
+                "TEST.RELATION.JOINT_DECODE needs the synthetic benchmark's scene rules, but the "
+                f"evaluated data set is not a synthetic one: {error}. Evaluate a synthetic_vg* "
+                "data set (tools/make_synthetic_vg.py) or set TEST.RELATION.JOINT_DECODE False"
+            )
+        if error:
+            raise ValueError(
+                "The data set carries the synthetic benchmark's extras (context, truths in "
+                f"image_data.json) but {error}; the files do not come from one generator run, "
+                "regenerate them with tools/make_synthetic_vg.py"
+            )
+        tables = rule_tables(tuple(dataset.ind_to_classes), tuple(dataset.ind_to_predicates))
+        return StructureSpec(tables, extras, self.settings.joint_decode)
 
     def _warn_about_inputs(self, records: list[ImageRecord], evaluated: list[int]) -> None:
         no_pairs = sum(records[i].num_pairs == 0 for i in evaluated)
@@ -144,9 +188,10 @@ class SGGEvaluator:
                 "predictions must be one BoxList per dataset index, in index order"
             )
         s = self.settings
+        structure = self.structure_spec(dataset)
         records = list(tqdm(
             evaluate_images(dataset, predictions, s.mode, s.iou_threshold, max(s.recall_ks),
-                            s.num_predicates, s.num_workers),
+                            s.num_predicates, s.num_workers, structure),
             total=len(predictions), unit="img", desc="SGG evaluation", disable=not progress,
         ))
         evaluated = [i for i, r in enumerate(records) if r.matches is not None]
@@ -161,6 +206,13 @@ class SGGEvaluator:
         table = self._relation_table(records, evaluated)
         metrics.update(compute_relation_metrics(table, s.recall_ks, s.num_predicates, self.groups))
         metrics["per_predicate"]["names"] = list(dataset.ind_to_predicates[1:])
+        if structure is not None and structure.metrics:
+            context_rule = _cat([records[i].structure.context_rule for i in evaluated])
+            metrics.update(compute_structure_metrics(
+                table, context_rule, [r.structure for r in records], s.recall_ks,
+                s.num_predicates))
+        if s.joint_decode:
+            metrics["joint_decode"] = True
         if s.detection_map:
             metrics["detection"] = self._detection(records, dataset.ind_to_classes)
         text = format_results(metrics, dataset.ind_to_predicates[1:])

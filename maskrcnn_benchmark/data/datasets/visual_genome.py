@@ -7,6 +7,7 @@ import os
 import random
 from collections.abc import Callable
 
+import h5py
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
@@ -14,7 +15,7 @@ from PIL import Image, UnidentifiedImageError
 from maskrcnn_benchmark.structures.bounding_box import FLIP_LEFT_RIGHT, BoxList
 
 from .vg_format import BOX_SCALE
-from .vg_h5 import SPLITS, load_image_info, load_info, load_split_graphs
+from .vg_h5 import SPLITS, VGFormatError, load_image_info, load_info, load_split_graphs
 
 __all__ = ["VGDataset"]
 
@@ -118,6 +119,42 @@ class VGDataset(torch.utils.data.Dataset):
     def get_img_info(self, index: int) -> dict:
         """Original ``width``, ``height``, ``image_id`` and ``file_name`` of image ``index``."""
         return self.img_info[index]
+
+    def get_structure_annotations(self, index: int) -> dict | None:
+        """The synthetic benchmark's extras of image ``index``, or None when the data set has
+        none (VG, GQA, custom data).
+
+        Returns ``relations`` (int64 [R, 3]: subject, object, predicate of every relation of
+        the image in the h5, the rows the lists refer to), ``context`` (per relation the
+        context rule that decides it, "" where its own boxes and classes do), ``truths`` (the
+        true predicate names) and ``kind`` (the scene). ``relations`` may hold rows that the
+        train split's overlap filter removed from ``get_groundtruth``; match by row content.
+        """
+        info = self.img_info[index]
+        if "context" not in info or "truths" not in info:
+            return None
+        relations = self.relationships[index]
+        if len(relations) != len(info["context"]):  # the overlap filter dropped some rows
+            relations = self._h5_relations(index)
+        if not len(relations) == len(info["context"]) == len(info["truths"]):
+            raise VGFormatError(
+                f"{self.image_file}: image_id {info['image_id']} has {len(info['context'])} "
+                f"context and {len(info['truths'])} truth entries for {len(relations)} "
+                f"relations in {self.roidb_file}; regenerate the data set")
+        return {"relations": relations.astype(np.int64), "context": list(info["context"]),
+                "truths": list(info["truths"]), "kind": str(info.get("kind", ""))}
+
+    def _h5_relations(self, index: int) -> np.ndarray:
+        """Every relation of image ``index`` as written in the h5 (no filter)."""
+        row = int(self.image_rows[index])
+        with h5py.File(self.roidb_file, "r") as h5:
+            first_box = int(h5["img_to_first_box"][row])
+            r0, r1 = int(h5["img_to_first_rel"][row]), int(h5["img_to_last_rel"][row]) + 1
+            if r0 < 0:
+                return np.zeros((0, 3), dtype=np.int64)
+            pairs = h5["relationships"][r0:r1].astype(np.int64) - first_box
+            predicates = h5["predicates"][r0:r1, 0].astype(np.int64)
+        return np.column_stack([pairs, predicates])
 
     def get_groundtruth(self, index: int, evaluation: bool = False,
                         flip_img: bool = False) -> BoxList:
