@@ -49,7 +49,11 @@ def main() -> None:
             parser.error(f"expected NAME=DIR, got {spec!r}")
         joint = args.joint_decode or dirs.endswith(JOINT_TAG)
         dirs = dirs.removesuffix(JOINT_TAG)
-        rows = [metric_rows(load_eval_results(d, args.dataset, joint)) for d in dirs.split(",")]
+        try:
+            rows = [metric_rows(load_eval_results(d, args.dataset, joint))
+                    for d in dirs.split(",")]
+        except (FileNotFoundError, ValueError) as err:
+            sys.exit(f"compare_results.py: error: {err}")
         columns[name] = rows[0] if len(rows) == 1 else aggregate_runs(rows)
     first = next(iter(columns.values()))
     metrics = list(first) if args.all else (
