@@ -37,6 +37,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--num-obj-classes", type=int, default=151)
     parser.add_argument("--num-rel-classes", type=int, default=51)
     parser.add_argument("--roi-feature-dim", type=int, default=4096)
+    parser.add_argument("--grad-ratio", action="store_true",
+                        help="add a task loss and time the energy/grad_ratio measurement")
     parser.add_argument("--single", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config KEY VALUE overrides")
     return parser.parse_args()
@@ -53,9 +55,10 @@ def measure(args: argparse.Namespace, batch_size: int) -> dict:
         model, build_sampler(cfg), build_energy_loss(cfg), batch_size, args.boxes,
         args.gt_relations, num_obj_classes=args.num_obj_classes,
         num_rel_classes=args.num_rel_classes, roi_feature_dim=args.roi_feature_dim,
-        device=device)
+        device=device, grad_ratio=args.grad_ratio)
     return dict(batch_size=batch_size, nodes=result.num_nodes, edges=result.num_edges,
                 peak_mib=result.peak_bytes / MIB, seconds=result.seconds,
+                grad_ratio_seconds=result.grad_ratio_seconds,
                 steps=cfg.SAMPLER.ITERS, grad_mode=cfg.SAMPLER.GRAD_MODE,
                 edge_dim=cfg.MODEL.ROI_RELATION_HEAD.EBM.REL_LABEL_EMBED_DIM)
 
@@ -67,6 +70,7 @@ def measure_in_subprocess(args: argparse.Namespace, batch_size: int) -> dict:
                "--num-obj-classes", str(args.num_obj_classes),
                "--num-rel-classes", str(args.num_rel_classes),
                "--roi-feature-dim", str(args.roi_feature_dim),
+               *(["--grad-ratio"] if args.grad_ratio else []),
                "--single", str(batch_size), *args.opts]
     # A fixed glibc mmap threshold returns every freed tensor buffer above 64 KiB to the system,
     # so the peak RSS follows live tensor memory instead of the allocator's dynamic threshold.
@@ -94,17 +98,19 @@ def main() -> None:
         torch.cuda.empty_cache()
     print(f"device={args.device} boxes/image={args.boxes} (all ordered pairs) "
           f"gt relations/image={args.gt_relations} opts={DEFAULT_OPTS + args.opts}")
-    print("| images | nodes | edges | peak MiB | MiB / image | s / step "
-          "| one dense N x N x d fp32 tensor (reference layout), MiB |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
+    ratio = " s grad ratio |" if args.grad_ratio else ""
+    print("| images | nodes | edges | peak MiB | MiB / image | s / step |" + ratio
+          + " one dense N x N x d fp32 tensor (reference layout), MiB |")
+    print("|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if ratio else ""))
     for row in rows:
         if "error" in row:
-            print(f"| {row['batch_size']} | | | {row['error']} | | | |")
+            print(f"| {row['batch_size']} | | | {row['error']} | | |{' |' if ratio else ''} |")
             continue
         dense = (row["nodes"] ** 2) * row["edge_dim"] * 4 / MIB
+        ratio_cell = f" {row['grad_ratio_seconds']:.3f} |" if ratio else ""
         print(f"| {row['batch_size']} | {row['nodes']} | {row['edges']} | "
               f"{row['peak_mib']:.0f} | {row['peak_mib'] / row['batch_size']:.0f} | "
-              f"{row['seconds']:.2f} | {dense:.0f} |")
+              f"{row['seconds']:.2f} |{ratio_cell} {dense:.0f} |")
 
 
 if __name__ == "__main__":

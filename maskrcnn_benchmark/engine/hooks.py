@@ -37,6 +37,11 @@ def preserve_rng_state() -> Iterator[None]:
     np.random.set_state(np_state)
 
 
+def _scalar(value: float) -> str:
+    """4 decimals, or 3 significant digits below 1e-3 (e.g. energy/grad_ratio at saturation)."""
+    return f"{value:.3e}" if value != 0 and abs(value) < 1e-3 else f"{value:.4f}"
+
+
 class PeriodicCheckpointer(HookBase):
     """Save ``model_{iter:07d}`` every ``period`` iterations and ``model_final`` at the end."""
 
@@ -138,7 +143,7 @@ class PeriodicWriter(HookBase):
         eta = datetime.timedelta(seconds=int(per_iter * (self.trainer.max_iter - done)))
         losses = "  ".join(f"{n}: {storage.median(n):.4f}" for n in names
                            if n.startswith("loss") or n == "total_loss")
-        extras = "  ".join(f"{n}: {storage.median(n):.4f}" for n in names
+        extras = "  ".join(f"{n}: {_scalar(storage.median(n))}" for n in names
                            if "/" in n and not n.startswith("val/"))
         if torch.cuda.is_available() and torch.cuda.is_initialized():
             memory = f"  max mem: {torch.cuda.max_memory_allocated() / 2**20:.0f}M"

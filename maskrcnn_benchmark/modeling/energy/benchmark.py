@@ -11,6 +11,10 @@ backward pass. Peak memory is what the step adds on top of what existed before i
   subprocess, with glibc's mmap threshold fixed at 64 KiB so that freed tensor buffers leave
   the resident set (with glibc's dynamic threshold, freed buffers of a few MB stay resident
   and the figure over-counts by up to ~40%).
+
+With ``grad_ratio`` the step also has a task loss (cross-entropy of the relation logits against
+random labels) and, before the backward pass, measures ``energy/grad_ratio`` as the energy
+objective does (``relation_gradient_norms``); its wall time is reported on its own.
 """
 
 from __future__ import annotations
@@ -22,10 +26,12 @@ import time
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from maskrcnn_benchmark.structures.scene_graph import BOX_INFO_DIM, SceneGraph
 
+from .gradient_stats import relation_gradient_norms
 from .losses import energy_l2_regularizer
 from .normalization import minmax_normalize
 
@@ -41,6 +47,7 @@ class EnergyStepMeasurement:
     num_edges: int
     peak_bytes: int
     seconds: float
+    grad_ratio_seconds: float | None = None  # the grad-ratio measurement alone, if made
 
 
 def synthetic_graphs(batch_size: int, boxes_per_image: int, gt_relations_per_image: int, *,
@@ -79,14 +86,33 @@ def synthetic_graphs(batch_size: int, boxes_per_image: int, gt_relations_per_ima
 
 
 def _energy_step(model: nn.Module, sampler, energy_loss, relation_logits: Tensor,
-                 object_logits: Tensor, predicted: SceneGraph, gt: SceneGraph) -> None:
+                 object_logits: Tensor, predicted: SceneGraph, gt: SceneGraph,
+                 grad_ratio: bool = False) -> float | None:
+    """One step; with ``grad_ratio`` returns the seconds spent measuring the gradient ratio."""
     start = predicted.with_states(node_states=minmax_normalize(object_logits),
                                   edge_states=minmax_normalize(relation_logits))
     image_embedding = model.image_embedding(start)
     sampled = sampler(lambda graph: model(graph, image_embedding), start, True)
     positive, negative = model(gt), model(sampled, image_embedding)
     loss = energy_loss(positive, negative) + energy_l2_regularizer(positive, negative)
-    loss.backward()
+    if not grad_ratio:
+        loss.backward()
+        return None
+    labels = torch.randint(relation_logits.shape[1], (relation_logits.shape[0],),
+                           device=relation_logits.device)
+    task = F.cross_entropy(relation_logits, labels)
+    _sync(relation_logits.device)
+    started = time.perf_counter()
+    relation_gradient_norms(loss, task, [relation_logits])
+    _sync(relation_logits.device)
+    seconds = time.perf_counter() - started
+    (loss + task).backward()
+    return seconds
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def _current_rss_bytes() -> int:
@@ -106,7 +132,8 @@ def _peak_rss_bytes() -> int:
 def measure_energy_step(model: nn.Module, sampler, energy_loss, batch_size: int,
                         boxes_per_image: int, gt_relations_per_image: int, *,
                         num_obj_classes: int, num_rel_classes: int, roi_feature_dim: int,
-                        device: torch.device) -> EnergyStepMeasurement:
+                        device: torch.device, grad_ratio: bool = False
+                        ) -> EnergyStepMeasurement:
     """Peak memory and wall time of one energy step for ``batch_size`` images.
 
     A step on one image with 4 boxes runs first, so that lazy library initialisation and
@@ -114,7 +141,8 @@ def measure_energy_step(model: nn.Module, sampler, energy_loss, batch_size: int,
     """
     sizes = dict(num_obj_classes=num_obj_classes, num_rel_classes=num_rel_classes,
                  roi_feature_dim=roi_feature_dim, device=device)
-    _energy_step(model, sampler, energy_loss, *synthetic_graphs(1, 4, 2, **sizes))
+    _energy_step(model, sampler, energy_loss, *synthetic_graphs(1, 4, 2, **sizes),
+                 grad_ratio=grad_ratio)
     relation_logits, object_logits, predicted, gt = synthetic_graphs(
         batch_size, boxes_per_image, gt_relations_per_image, **sizes)
     model.zero_grad(set_to_none=False)  # parameter gradients (from the warm-up) are kept
@@ -125,7 +153,8 @@ def measure_energy_step(model: nn.Module, sampler, energy_loss, batch_size: int,
     else:
         before = _current_rss_bytes()
     started = time.perf_counter()
-    _energy_step(model, sampler, energy_loss, relation_logits, object_logits, predicted, gt)
+    ratio_seconds = _energy_step(model, sampler, energy_loss, relation_logits, object_logits,
+                                 predicted, gt, grad_ratio=grad_ratio)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
         peak = torch.cuda.max_memory_allocated(device) - before
@@ -133,4 +162,5 @@ def measure_energy_step(model: nn.Module, sampler, energy_loss, batch_size: int,
         peak = _peak_rss_bytes() - before
     return EnergyStepMeasurement(batch_size=batch_size, num_nodes=predicted.num_nodes,
                                  num_edges=predicted.num_edges, peak_bytes=peak,
-                                 seconds=time.perf_counter() - started)
+                                 seconds=time.perf_counter() - started,
+                                 grad_ratio_seconds=ratio_seconds)

@@ -1,0 +1,111 @@
+"""Rule-breaking predicate changes for the ranking test, from the synthetic benchmark's rules.
+
+A change replaces a foreground predicate by one its pair still admits (the pair rule of
+``data/datasets/synthetic/rules.py``: classes and box geometry), so a model that judges each
+edge on its own cannot see it, while the changed graph breaks a scene or context rule of the
+image (one support per subject, one wearer per garment, a bike is ridden, led or parked, no
+contradicting reverse relation, ...): it has more rule violations than the GT graph.
+Context flips (a bike "on" the street while ridden turned "parked on") are such changes; they
+are caught only through the other relations of the image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from maskrcnn_benchmark.data.datasets.synthetic.rules import (
+    PAIR_RULES,
+    pair_allowed,
+    scene_violations,
+)
+from maskrcnn_benchmark.data.datasets.synthetic.vocabulary import GROUP_OF
+
+from .ranking import PredicateGraph, Variant
+
+__all__ = ["SceneRules", "rule_breaking_changes"]
+
+RULE_KIND = "rule"
+
+
+class SceneRules:
+    """The synthetic benchmark's rules on a dataset's class and predicate names."""
+
+    def __init__(self, classes: Sequence[str], predicates: Sequence[str]) -> None:
+        unknown = ([c for c in classes[1:] if c not in GROUP_OF]
+                   + [p for p in predicates[1:] if p not in PAIR_RULES])
+        if unknown:
+            raise ValueError(f"SceneRules: {unknown[:5]} are not names of the synthetic "
+                             "benchmark; the scene rules only apply to its data sets")
+        self.classes = list(classes)
+        self.predicates = list(predicates)
+
+    @classmethod
+    def for_dataset(cls, classes: Sequence[str], predicates: Sequence[str]) -> SceneRules | None:
+        """The rules if every class and predicate name is the synthetic benchmark's, else None."""
+        try:
+            return cls(classes, predicates)
+        except ValueError:
+            return None
+
+    def violations(self, graph: PredicateGraph, predicates: Tensor) -> int:
+        """Number of broken rules of the graph with ``predicates`` on its edges."""
+        names = [self.classes[int(label)] for label in graph.labels]
+        relations = [(int(s), int(o), self.predicates[int(p)])
+                     for (s, o), p in zip(graph.pairs.tolist(), predicates.tolist()) if p > 0]
+        return len(scene_violations(names, graph.boxes.double().numpy(), relations))
+
+    def pair_allowed(self, graph: PredicateGraph, edge: int, predicate: int) -> bool:
+        """Whether edge ``edge`` with ``predicate`` keeps its pair rule (classes and boxes)."""
+        s, o = graph.pairs[edge].tolist()
+        boxes = graph.boxes.double()
+        return pair_allowed(self.predicates[predicate], self.classes[int(graph.labels[s])],
+                            self.classes[int(graph.labels[o])], boxes[s].tolist(),
+                            boxes[o].tolist())
+
+
+def rule_breaking_changes(graph: PredicateGraph, ks: Sequence[int], count: int,
+                          rules: SceneRules, generator: torch.Generator,
+                          max_tries: int = 20) -> list[Variant]:
+    """Up to ``count`` distinct variants per k that change k foreground predicates each.
+
+    Each change keeps its pair rule and, on its own, adds a violation to the GT graph; the k
+    changes together must leave more violations than the GT graph has (tried ``max_tries``
+    times per variant).
+    """
+    base = rules.violations(graph, graph.predicates)
+    candidates: dict[int, list[int]] = {}
+    for edge in graph.foreground_edges().tolist():
+        options = []
+        for predicate in range(1, len(rules.predicates)):
+            if predicate == int(graph.predicates[edge]) or not rules.pair_allowed(
+                    graph, edge, predicate):
+                continue
+            changed = graph.predicates.clone()
+            changed[edge] = predicate
+            if rules.violations(graph, changed) > base:
+                options.append(predicate)
+        if options:
+            candidates[edge] = options
+    edges = torch.tensor(sorted(candidates), dtype=torch.long)
+    variants: list[Variant] = []
+    for k in ks:
+        if len(edges) < k:
+            continue
+        seen: set[tuple[int, ...]] = set()
+        for _ in range(count * max_tries):
+            if len([v for v in variants if v.k == k]) >= count:
+                break
+            changed = graph.predicates.clone()
+            for edge in edges[torch.randperm(len(edges), generator=generator)[:k]].tolist():
+                options = candidates[edge]
+                changed[edge] = options[int(torch.randint(len(options), (1,),
+                                                          generator=generator))]
+            key = tuple(changed.tolist())
+            if key in seen or rules.violations(graph, changed) <= base:
+                continue
+            seen.add(key)
+            variants.append(Variant(RULE_KIND, k, changed))
+    return variants
