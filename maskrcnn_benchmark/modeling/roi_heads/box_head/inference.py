@@ -9,7 +9,20 @@ from maskrcnn_benchmark.layers import batched_nms
 from maskrcnn_benchmark.modeling.box_coder import BoxCoder
 from maskrcnn_benchmark.structures.bounding_box import BoxList
 
-__all__ = ["PostProcessor"]
+__all__ = ["PostProcessor", "keep_top_scores"]
+
+
+def keep_top_scores(scores: torch.Tensor, k: int) -> torch.Tensor:
+    """Indices of the ``k`` highest scores, in their original order; ties at the cut go to the
+    earlier candidate (proposals come in descending objectness, so the more confident one).
+
+    SGB keeps every candidate tied with the k-th score, so a detector whose softmax saturates
+    (an untrained one: hundreds of scores exactly 1.0) passed hundreds of boxes and O(n^2)
+    pairs to the relation head; here at most ``k`` are kept. With distinct scores at the cut
+    (any trained detector, in practice) the result is SGB's.
+    """
+    order = torch.sort(scores, descending=True, stable=True).indices[:k]
+    return torch.sort(order).values
 
 
 class PostProcessor:
@@ -19,7 +32,8 @@ class PostProcessor:
     score > ``score_thresh`` is a candidate; per-class NMS at ``nms`` keeping at most
     ``post_nms_per_cls_topn`` per class. With ``nms_filter_duplicates`` each proposal keeps only
     its best surviving class (neural-motifs); otherwise detections are listed class by class.
-    Finally at most ``detections_per_img`` by score (ties at the cut are kept, as SGB).
+    Finally at most ``detections_per_img`` by score (ties at the cut broken by candidate order,
+    where SGB keeps them all; see ``keep_top_scores``).
 
     Each result BoxList holds the class box and the fields ``pred_scores`` and ``pred_labels``;
     in relation mode also ``boxes_per_cls`` [n, C, 4], ``predict_logits`` [n, C] and, when the
@@ -106,10 +120,7 @@ class PostProcessor:
             cls_idx, cand_scores = best_labels[prop_idx], best_scores[prop_idx]
 
         if len(cand_scores) > self.detections_per_img > 0:
-            threshold = torch.kthvalue(
-                cand_scores.cpu(), len(cand_scores) - self.detections_per_img + 1
-            ).values.item()
-            top = torch.nonzero(cand_scores >= threshold).squeeze(1)
+            top = keep_top_scores(cand_scores, self.detections_per_img)
             prop_idx, cls_idx, cand_scores = prop_idx[top], cls_idx[top], cand_scores[top]
 
         result = BoxList(boxes_per_cls[prop_idx, cls_idx], image_size, mode="xyxy")

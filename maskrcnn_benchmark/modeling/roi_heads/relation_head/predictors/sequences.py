@@ -8,7 +8,14 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-__all__ = ["SequenceBatch", "left_to_right_order"]
+__all__ = ["SequenceBatch", "left_to_right_order", "cpu_half_autocast"]
+
+
+def cpu_half_autocast(device: torch.device) -> bool:
+    """True when ``device`` is a CPU and CPU autocast to float16 is on (e.g. a recipe's
+    ``DTYPE: "float16"`` run with ``MODEL.DEVICE cpu``)."""
+    return (device.type == "cpu" and torch.is_autocast_enabled("cpu")
+            and torch.get_autocast_dtype("cpu") == torch.float16)
 
 
 def left_to_right_order(box_centres_x: Tensor, num_objs: Sequence[int]) -> list[Tensor]:
@@ -54,10 +61,24 @@ class SequenceBatch:
         return out.index_copy(0, self.index[self.mask], padded[self.mask])
 
     def run_lstm(self, lstm: nn.LSTM, values: Tensor) -> Tensor:
-        """Run a (bidirectional) LSTM over every image's sequence; returns per-object outputs."""
+        """Run a (bidirectional) LSTM over every image's sequence; returns per-object outputs.
+
+        Under CPU float16 autocast the LSTM runs in float32 with autocast off: when every
+        sequence of the batch has the same length PyTorch hands a packed batch to oneDNN's
+        LSTM, which has no float16 kernel on CPUs without native float16 arithmetic (seen on
+        an AVX-512 + AVX512-BF16 AMD EPYC: "could not create a primitive descriptor for the
+        LSTM forward propagation primitive"); a float16 LSTM gains nothing on a CPU anyway.
+        GPUs and bfloat16 keep autocast's choice.
+        """
         if self.max_len == 0:
             width = lstm.hidden_size * (2 if lstm.bidirectional else 1)
             return values.new_zeros((self.num_total, width))
+        if cpu_half_autocast(values.device):
+            with torch.autocast("cpu", enabled=False):
+                return self._run_packed(lstm, values.float())
+        return self._run_packed(lstm, values)
+
+    def _run_packed(self, lstm: nn.LSTM, values: Tensor) -> Tensor:
         packed = pack_padded_sequence(self.pad(values), self.lengths, batch_first=True)
         output, _ = lstm(packed)
         output, _ = pad_packed_sequence(output, batch_first=True, total_length=self.max_len)

@@ -197,6 +197,18 @@ class VCTreePredictor(RelationPredictorBase):
             num_rel_layers=head.CONTEXT_REL_LAYER,
         )
 
+    def _fuse_and_compress(self, pair_rep: Tensor, union_rep: Tensor) -> Tensor:
+        """ctx_compress(pair_rep * union_rep), in float32 with autocast off.
+
+        Both factors are unbounded ReLU-MLP outputs; their product exceeds float16's range
+        (65504) as soon as both reach about 256, which an untrained or badly scaled detector
+        gives (features around 1e3: every pair logit was NaN under float16 autocast). The
+        [P, POOLING_DIM] x [POOLING_DIM, R] projection is a small part of the head's cost.
+        """
+        with torch.autocast(pair_rep.device.type, enabled=False):
+            weight, bias = self.ctx_compress.weight, self.ctx_compress.bias
+            return F.linear(pair_rep.float() * union_rep.float(), weight.float(), bias.float())
+
     def forward(
         self,
         proposals: Sequence[BoxList],
@@ -210,8 +222,9 @@ class VCTreePredictor(RelationPredictorBase):
         prod_rep, pair_preds = self.pair_representation(
             edge_ctx, obj_preds, rel_pair_idxs, [len(p) for p in proposals],
             relu_after_post_emb=True)
-        visual = self.post_cat(prod_rep) * self.project_union(union_features)
-        rel_logits = self.add_frequency_bias(self.ctx_compress(visual), pair_preds)
+        rel_logits = self.add_frequency_bias(
+            self._fuse_and_compress(self.post_cat(prod_rep), self.project_union(union_features)),
+            pair_preds)
         losses = {}
         if self.training and rel_binarys is not None:
             per_image = [F.binary_cross_entropy_with_logits(logits, (target > 0).float())
