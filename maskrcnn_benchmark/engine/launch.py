@@ -61,6 +61,18 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def warn_cpu_float16(dtype: str, device: str) -> bool:
+    """Warn (once, True) when float16 autocast is asked for on a CPU: the VG150 recipes set
+    DTYPE float16 for GPUs; on CPUs it is many times slower (measured ~16x for a VCTree forward,
+    docs/BENCHMARKS.md) and some ops fall back to float32."""
+    if dtype != "float16" or not device.startswith("cpu"):
+        return False
+    logger.warning("DTYPE float16 on a CPU: autocast in float16 is many times slower there than "
+                   "float32 (no fast float16 kernels); add `DTYPE float32` (or bfloat16) to the "
+                   "command line for CPU runs")
+    return True
+
+
 def setup(args: argparse.Namespace, name: str = "maskrcnn_benchmark") -> tuple[CfgNode, str]:
     """Build the frozen config, start the process group, the logger and the seeds.
 
@@ -78,6 +90,7 @@ def setup(args: argparse.Namespace, name: str = "maskrcnn_benchmark") -> tuple[C
     logger.info("Running with %d process(es) on %s", get_world_size(), device)
     if args.config_file:
         logger.info("Loaded config file %s", args.config_file)
+    warn_cpu_float16(cfg.DTYPE, device)
     if get_rank() == 0 and cfg.OUTPUT_DIR:
         path = os.path.join(cfg.OUTPUT_DIR, "config.yaml")
         with open(path, "w") as f:
