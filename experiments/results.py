@@ -10,6 +10,7 @@ any). Runs evaluated before these existed simply lack the keys.
 from __future__ import annotations
 
 import glob
+import json
 import os
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -19,13 +20,21 @@ from maskrcnn_benchmark.evaluation.compare import aggregate_runs, load_eval_resu
 from . import ExperimentError
 from .plans import RUN_NAME, done
 
-__all__ = ["STRUCTURE_FAMILIES", "COUNT_FAMILIES", "LOWER_IS_BETTER", "Settings", "family",
-           "scale", "run_rows", "collect", "aggregate"]
+__all__ = ["STRUCTURE_FAMILIES", "COUNT_FAMILIES", "LOWER_IS_BETTER", "DIAGNOSTICS_FILE",
+           "DIAGNOSTIC_KEYS", "JOINT_PREFIX", "Settings", "family", "scale", "run_rows",
+           "diagnostic_rows", "collect", "aggregate"]
 
 STRUCTURE_FAMILIES = ("ctxR", "ctx-mR", "ng-ctxR", "ng-ctx-mR", "viol", "viol-any")
-COUNT_FAMILIES = frozenset({"viol"})  # shown as they are; every other family in percent
+# shown as they are (counts, energies); every other family in percent
+COUNT_FAMILIES = frozenset({"viol", "diag/E+", "diag/E-", "diag/factor", "diag/spearman rule"})
 LOWER_IS_BETTER = frozenset({"viol", "viol-any"})
 KS = (20, 50, 100)
+
+DIAGNOSTICS_FILE = "energy_diagnostics.json"  # tools/energy_diagnostics.py's default output
+# Row keys of an EBM run's diagnostics (docs/ENERGY.md "Diagnostics").
+DIAGNOSTIC_KEYS = ("diag/E+", "diag/E-", "diag/factor", "diag/probe", "diag/random k=1",
+                   "diag/rule k=1", "diag/rule k=2", "diag/rule k=3", "diag/spearman rule")
+JOINT_PREFIX = "joint "  # rows of the TEST.RELATION.JOINT_DECODE evaluation of the same run
 
 # setting (run name without the seed) -> seed -> metric row
 Settings = dict[str, dict[int, dict[str, float | None]]]
@@ -33,7 +42,7 @@ Settings = dict[str, dict[int, dict[str, float | None]]]
 
 def family(key: str) -> str:
     """The metric family of a row key: ``viol`` for ``viol@50``, ``fsR`` for ``fsR@20 (1-5)``."""
-    return key.split("@", 1)[0]
+    return key.removeprefix(JOINT_PREFIX).split("@", 1)[0]
 
 
 def scale(key: str) -> float:
@@ -51,6 +60,39 @@ def run_rows(results: Mapping, ks: Sequence[int] = KS) -> dict[str, float | None
     return rows
 
 
+def diagnostic_rows(report: Mapping) -> dict[str, float | None]:
+    """The ``DIAGNOSTIC_KEYS`` of one energy_diagnostics.json report (rule-breaking rows None
+    on data without the synthetic rules)."""
+    kinds = report["ranking"]["kinds"]
+    rule = kinds.get("rule")
+    rows: dict[str, float | None] = {
+        "diag/E+": report["energies"]["positive_mean"],
+        "diag/E-": report["energies"]["negative_mean"],
+        "diag/factor": report["energies"]["grad_factor"],
+        "diag/probe": report["probe"]["accuracy"],
+        "diag/random k=1": kinds["random"]["accuracy"]["1"],
+        "diag/spearman rule": rule["spearman"] if rule else None,
+    }
+    for k in ("1", "2", "3"):
+        rows[f"diag/rule k={k}"] = rule["accuracy"][k] if rule else None
+    return rows
+
+
+def _extra_rows(folder: str) -> dict[str, float | None]:
+    """Diagnostics and joint-decoding rows of a run folder, where they were computed."""
+    rows: dict[str, float | None] = {}
+    path = os.path.join(folder, DIAGNOSTICS_FILE)
+    if os.path.isfile(path):
+        with open(path) as handle:
+            rows.update(diagnostic_rows(json.load(handle)))
+    try:
+        joint = load_eval_results(folder, joint_decode=True)
+    except FileNotFoundError:
+        return rows
+    rows.update({JOINT_PREFIX + key: value for key, value in run_rows(joint).items()})
+    return rows
+
+
 def collect(root: str) -> Settings:
     """Metric rows of every finished run (``<setting>_seed<k>`` folders) under ``root``."""
     if not os.path.isdir(root):
@@ -62,6 +104,7 @@ def collect(root: str) -> Settings:
             continue
         try:
             rows = run_rows(load_eval_results(folder))
+            rows.update(_extra_rows(folder))
         except (ValueError, KeyError, TypeError) as error:  # JSONDecodeError is a ValueError
             raise ExperimentError(
                 f"{folder}: unreadable eval_results.json ({type(error).__name__}: {error}); "

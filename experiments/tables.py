@@ -26,10 +26,19 @@ from .plans import (
     main_settings,
     setting_name,
 )
-from .results import LOWER_IS_BETTER, Settings, aggregate, family, scale
+from .results import (
+    DIAGNOSTIC_KEYS,
+    JOINT_PREFIX,
+    LOWER_IS_BETTER,
+    Settings,
+    aggregate,
+    family,
+    scale,
+)
 
 __all__ = ["BEGIN", "END", "COLUMNS", "STRUCTURE_COLUMNS", "FEW_SHOT", "SUMMARY_METRICS",
-           "SUMMARY_STRUCTURE", "cell", "table", "paired", "summary", "tables", "update"]
+           "SUMMARY_STRUCTURE", "JOINT_COLUMNS", "cell", "table", "paired", "summary",
+           "diagnostics", "joint_decoding", "tables", "update"]
 
 BEGIN = "<!-- results_tables:begin -->"
 END = "<!-- results_tables:end -->"
@@ -39,6 +48,7 @@ FEW_SHOT = ["fsR@20 (1-5)", "fsR@20 (6-10)", "fsR@20 (11-15)", "fsR@20 (16-20)",
             "fsR@20 (21-25)"]
 SUMMARY_METRICS = ["mR@50", "R@50"]
 SUMMARY_STRUCTURE = ["ctx-mR@50", "viol@50"]
+JOINT_COLUMNS = ["mR@50", "R@50", "ctx-mR@50", "ctxR@50", "viol@20", "viol-any@20"]
 UNITS = ("\nAll values are percent except viol@K, the mean number of rule violations per image "
          "in the top-K graph (viol-any@K: percent of images with at least one).")
 
@@ -63,7 +73,9 @@ def cell(agg: dict, key: str, seeds: int) -> str:
         return "n/a"
     factor = scale(key)
     mean, std = agg[key]
-    return f"{factor * mean:.2f} ± {factor * std:.2f}" if seeds > 1 else f"{factor * mean:.2f}"
+    digits = 4 if key == "diag/factor" else 2  # near zero once the energy model saturates
+    return (f"{factor * mean:.{digits}f} ± {factor * std:.{digits}f}" if seeds > 1
+            else f"{factor * mean:.{digits}f}")
 
 
 def table(settings: Settings, rows: Rows, columns: list[str],
@@ -188,9 +200,45 @@ def tables(settings: Settings) -> str:
     for study in (ABLATION, ENERGY_VARIANTS):
         out.append(paired(settings, study.title, study.rows()))
     out.append(_refinement(settings))
-    # The energy diagnostics of the EBM runs (tools/energy_diagnostics.py, one JSON per run)
-    # become one more section here, read next to the metric rows in results.collect.
-    return "\n".join(out)
+    out.append(joint_decoding(settings))
+    out.append(diagnostics(settings))
+    return "\n".join(part for part in out if part)
+
+
+def _main_rows(methods: tuple[str, ...]) -> Rows:
+    return [(f"{p} {t} {m.upper()}", setting_name(p, t, m))
+            for p in PREDICTORS for t in TASKS for m in methods]
+
+
+def _with(settings: Settings, rows: Rows, key: str) -> Rows:
+    """The rows some run of which has ``key``."""
+    return [(label, setting) for label, setting in rows
+            if any(run.get(key) is not None for run in _runs(settings, setting, None))]
+
+
+def joint_decoding(settings: Settings) -> str:
+    """Each run's scores evaluated as they are and re-decoded under the scene rules
+    (TEST.RELATION.JOINT_DECODE): the structure the scores leave unused. Empty without runs."""
+    rows = _with(settings, _main_rows(METHODS), JOINT_PREFIX + "mR@50")
+    if not rows:
+        return ""
+    columns = [name for c in JOINT_COLUMNS for name in (c, JOINT_PREFIX + c)]
+    return ("\n### joint (rule-aware) decoding of the same scores\n\n"
+            + table(settings, rows, columns))
+
+
+def diagnostics(settings: Settings) -> str:
+    """The energy diagnostics of the EBM runs (tools/energy_diagnostics.py): energies, the
+    gradient factor, the shortcut probe's accuracy and the ranking test. Empty without them."""
+    rows = _with(settings, _main_rows(("ebm",)), "diag/probe")
+    if not rows:
+        return ""
+    return ("\n### energy diagnostics of the EBM models\n\n"
+            "E+ / E- and the factor of dE-/dphi on validation images; probe: held-out accuracy "
+            "separating G+ from G- by per-graph statistics; ranking: percent of changed GT "
+            "graphs (k predicates) with E(GT) < E(changed), random or rule-breaking changes "
+            "(50 = blind); Spearman of E with the number of wrong edges (rule-breaking).\n\n"
+            + table(settings, rows, list(DIAGNOSTIC_KEYS)))
 
 
 def update(path: str, text: str) -> None:

@@ -143,3 +143,46 @@ def test_update_needs_one_marked_block_and_keeps_the_file_otherwise(tmp_path):
     with pytest.raises(ExperimentError, match="cannot read .*missing.md"):
         update(str(tmp_path / "missing.md"), "new")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["RESULTS.md"]
+
+
+def _diagnostics_report(positive: float, probe: float, rule: bool = True) -> dict:
+    """A hand-written energy_diagnostics.json (only the fields the tables read)."""
+    kinds = {"random": {"accuracy": {"1": 0.5, "2": 0.5, "3": 0.5}, "spearman": 0.0}}
+    if rule:
+        kinds["rule"] = {"accuracy": {"1": 0.2, "2": 0.3, "3": 0.4}, "spearman": -0.25}
+    return {"energies": {"positive_mean": positive, "negative_mean": -positive,
+                         "grad_factor": -1e-3},
+            "probe": {"accuracy": probe}, "ranking": {"kinds": kinds}}
+
+
+def test_diagnostics_and_joint_decoding_tables(tmp_path):
+    """EBM runs' energy_diagnostics.json become one table (energies and the factor as they
+    are, accuracies in percent, rule rows n/a without the rules); a run's joint-decoding
+    results sit beside its plain ones, violations as counts."""
+    import json
+
+    for seed, (positive, probe) in enumerate(((-0.5, 1.0), (-0.4, 0.9))):
+        name = f"motifs_predcls_ebm_seed{seed}"
+        write_run(tmp_path, name, eval_results(0.8, structure=True))
+        (tmp_path / name / "energy_diagnostics.json").write_text(
+            json.dumps(_diagnostics_report(positive, probe)))
+    write_run(tmp_path, "vctree_sgcls_ebm_seed0", eval_results(0.6))
+    (tmp_path / "vctree_sgcls_ebm_seed0" / "energy_diagnostics.json").write_text(
+        json.dumps(_diagnostics_report(-0.5, 0.5, rule=False)))
+    write_run(tmp_path, "motifs_predcls_ce_seed0", eval_results(0.6, structure=True))
+    joint = eval_results(0.7, structure=True)
+    joint["viol"] = {k: 0.5 for k in ("20", "50", "100")}
+    folder = tmp_path / "motifs_predcls_ce_seed0" / "inference" / "test_joint_decode"
+    folder.mkdir()
+    (folder / "eval_results.json").write_text(json.dumps(joint))
+    text = tables(collect(str(tmp_path)))
+    diag = cells_of(text, "motifs predcls EBM", "### energy diagnostics")
+    assert diag[1:6] == ["2", "-0.45 ± 0.07", "0.45 ± 0.07", "-0.0010 ± 0.0000", "95.00 ± 7.07"]
+    assert diag[6:] == ["50.00 ± 0.00", "20.00 ± 0.00", "30.00 ± 0.00", "40.00 ± 0.00",
+                        "-0.25 ± 0.00"]
+    assert cells_of(text, "vctree sgcls EBM", "### energy diagnostics")[7:] == ["n/a"] * 4
+    # joint table: only the run that has joint results; plain mR@50 30, joint 35; viol 1.5 / 0.5
+    section = text.split("### joint")[1].split("###")[0]
+    assert "motifs predcls EBM" not in section
+    row = cells_of(text, "motifs predcls CE", "### joint")
+    assert row[2:4] == ["30.00", "35.00"] and row[10:12] == ["1.50", "0.50"]
