@@ -15,6 +15,19 @@ def _deterministic_cpu():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _restore_package_logger():
+    """Tools under test call setup_logger (handlers, propagate False); undo it after each test so
+    later tests' caplog still sees the package's records."""
+    log = logging.getLogger("maskrcnn_benchmark")
+    state = (list(log.handlers), log.propagate, log.level)
+    yield
+    for handler in log.handlers:
+        if handler not in state[0]:
+            handler.close()
+    log.handlers[:], log.propagate, log.level = state
+
+
 @pytest.fixture
 def cfg():
     """A fresh default config on the CPU."""
