@@ -7,7 +7,7 @@
 SGD with SGB's learning-rate rules and the SOLVER schedule; checkpoints every
 SOLVER.CHECKPOINT_PERIOD in OUTPUT_DIR (a rerun resumes from OUTPUT_DIR/last_checkpoint unless
 --no-resume); validation mAP@0.5 every SOLVER.VAL_PERIOD on DATASETS.VAL; final test on
-DATASETS.TEST. MODEL.WEIGHT initialises a fresh run (e.g. ImageNet backbone weights).
+DATASETS.TEST unless --skip-test. MODEL.WEIGHT initialises a fresh run (e.g. ImageNet backbone weights).
 """
 
 from maskrcnn_benchmark.data import make_data_loader
@@ -20,7 +20,9 @@ from maskrcnn_benchmark.utils.comm import is_distributed
 
 
 def main() -> None:
-    args = default_argument_parser(__doc__.splitlines()[0]).parse_args()
+    parser = default_argument_parser(__doc__.splitlines()[0])
+    parser.add_argument("--skip-test", action="store_true", help="no test after training")
+    args = parser.parse_args()
     cfg, device = setup(args)
     if cfg.MODEL.RELATION_ON:
         raise SystemExit("Detector pretraining needs MODEL.RELATION_ON False (add it to the "
@@ -37,6 +39,8 @@ def main() -> None:
                                init_weights=cfg.MODEL.WEIGHT,
                                validate=validate if val_loaders else None)
     trainer.train()
+    if args.skip_test:
+        return
     for loader, name in zip(make_data_loader(cfg, "test", is_distributed()), cfg.DATASETS.TEST):
         detector_inference(cfg, model, loader, name, inference_output_folder(cfg, name))
 
