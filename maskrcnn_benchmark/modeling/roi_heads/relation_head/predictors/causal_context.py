@@ -21,8 +21,6 @@ from torch import Tensor, nn
 from maskrcnn_benchmark.structures.bounding_box import BoxList
 from maskrcnn_benchmark.structures.scene_graph import SGGTask, encode_box_info
 
-from ..box_encoding import box_overlap_info
-from ..vctree_tree import build_binary_forest
 from .base import (
     cat_field,
     embed_object_labels,
@@ -73,6 +71,16 @@ def _expand(buffer: Tensor, rows: int, like: Tensor) -> Tensor:
     return buffer.to(like.dtype).view(1, -1).expand(rows, -1)
 
 
+def _register_untreated(module: nn.Module, embed_dim: int, in_channels: int,
+                        hidden_dim: int) -> None:
+    """SGB's untreated averages of the Motifs/VCTree contexts: decoder input, object input
+    ([roi, class embedding, 128-d position]) and edge input ([label embedding, roi])."""
+    obj_dim = in_channels + embed_dim + 128
+    module.register_buffer("untreated_dcd_feat", torch.zeros(hidden_dim + obj_dim))
+    module.register_buffer("untreated_obj_feat", torch.zeros(obj_dim))
+    module.register_buffer("untreated_edg_feat", torch.zeros(embed_dim + in_channels))
+
+
 class CausalMotifsContext(LSTMContext):
     """Motifs' LSTMContext plus the untreated averages (SGB's LSTMContext with EFFECT_ANALYSIS)."""
 
@@ -82,10 +90,7 @@ class CausalMotifsContext(LSTMContext):
                          **kwargs)
         self.effect_analysis = effect_analysis
         if effect_analysis:
-            obj_dim = in_channels + embed_dim + 128
-            self.register_buffer("untreated_dcd_feat", torch.zeros(hidden_dim + obj_dim))
-            self.register_buffer("untreated_obj_feat", torch.zeros(obj_dim))
-            self.register_buffer("untreated_edg_feat", torch.zeros(embed_dim + in_channels))
+            _register_untreated(self, embed_dim, in_channels, hidden_dim)
 
     def forward(self, roi_features: Tensor, proposals: Sequence[BoxList],
                 with_untreated: bool = False) -> CausalContextOutput:
@@ -118,35 +123,16 @@ class CausalVCTreeContext(VCTreeLSTMContext):
                          **kwargs)
         self.effect_analysis = effect_analysis
         if effect_analysis:
-            obj_dim = in_channels + embed_dim + 128
-            self.register_buffer("untreated_dcd_feat", torch.zeros(hidden_dim + obj_dim))
-            self.register_buffer("untreated_obj_feat", torch.zeros(obj_dim))
-            self.register_buffer("untreated_edg_feat", torch.zeros(embed_dim + in_channels))
+            _register_untreated(self, embed_dim, in_channels, hidden_dim)
 
     def forward(self, roi_features: Tensor, proposals: Sequence[BoxList],
                 with_untreated: bool = False) -> CausalContextOutput:
         """Factual context (and the untreated one when ``with_untreated``)."""
         num_objs, num_images = [len(p) for p in proposals], len(proposals)
-        obj_embed = embed_object_labels(self.obj_embed1, proposals, self.task)
-        if self.task is SGGTask.PREDCLS:
-            labels = cat_field(proposals, "labels").long()
-            prior_logits = onehot_logits(labels, self.num_obj_classes)
-        else:
-            prior_logits = cat_field(proposals, "predict_logits")
-        box_info = encode_box_info(proposals).to(roi_features)
-        obj_pre_rep = torch.cat((roi_features, obj_embed, self.pos_embed(box_info)), dim=-1)
-        bi_inp = torch.cat((
-            self.obj_reduce(roi_features.detach()), self.emb_reduce(obj_embed.detach()),
-            self.box_embed(box_info), self.overlap_embed(box_overlap_info(proposals).to(box_info)),
-        ), dim=-1)
-        pair_logits = self.pair_scores(bi_inp, prior_logits, num_objs)
-        forest = build_binary_forest([torch.sigmoid(x) for x in pair_logits], roi_features.device)
-        obj_ctx = self.obj_ctx_rnn(obj_pre_rep, forest, num_images)
+        obj_pre_rep, prior_logits, pair_logits, forest, obj_ctx = self.encode_objects(
+            roi_features, proposals)
         decoder_inp = torch.cat((obj_pre_rep, obj_ctx), dim=1)
-        if self.task is SGGTask.PREDCLS:
-            obj_dists, obj_preds = prior_logits, labels
-        else:
-            obj_dists, obj_preds = self.decoder_rnn(decoder_inp, forest, num_images)
+        obj_dists, obj_preds = self.decode_objects(decoder_inp, prior_logits, forest, num_images)
         own = torch.cat((self.obj_embed2(obj_preds), roi_features), dim=-1)
         edge_ctx = self.edge_ctx_rnn(torch.cat((own, obj_ctx), dim=-1), forest, num_images)
         out = CausalContextOutput(obj_dists, obj_preds, edge_ctx, pair_logits)
@@ -158,11 +144,9 @@ class CausalVCTreeContext(VCTreeLSTMContext):
             update_moving_average(self.untreated_edg_feat, own)
         if with_untreated and not self.training:
             rows = roi_features.shape[0]
-            if self.task is SGGTask.PREDCLS:
-                out.untreated_obj_dists = prior_logits
-            else:
-                out.untreated_obj_dists, _ = self.decoder_rnn(
-                    _expand(self.untreated_dcd_feat, rows, decoder_inp), forest, num_images)
+            out.untreated_obj_dists, _ = self.decode_objects(
+                _expand(self.untreated_dcd_feat, rows, decoder_inp), prior_logits, forest,
+                num_images)
             edge_inp = torch.cat((_expand(self.untreated_edg_feat, rows, own), obj_ctx), -1)
             out.untreated_edge_ctx = self.edge_ctx_rnn(edge_inp, forest, num_images)
         return out

@@ -135,14 +135,15 @@ class VCTreeLSTMContext(nn.Module):
             logits.append(torch.sigmoid(vis_prior) * co_prior)
         return logits
 
-    def forward(self, roi_features: Tensor, proposals: Sequence[BoxList]
-                ) -> tuple[Tensor, Tensor, Tensor, list[Tensor]]:
-        """Return object logits [N, C], labels [N], edge context [N, H] and pair logits."""
+    def encode_objects(self, roi_features: Tensor, proposals: Sequence[BoxList]
+                       ) -> tuple[Tensor, Tensor, list[Tensor], Any, Tensor]:
+        """Object inputs [N, D], the prior object logits [N, C] (PredCls: one-hot labels), the
+        tree scorer's pair logits, the forest and the object context [N, H]."""
         num_objs = [len(p) for p in proposals]
         obj_embed = embed_object_labels(self.obj_embed1, proposals, self.task)
         if self.task is SGGTask.PREDCLS:
-            labels = cat_field(proposals, "labels").long()
-            prior_logits = onehot_logits(labels, self.num_obj_classes)
+            prior_logits = onehot_logits(cat_field(proposals, "labels").long(),
+                                         self.num_obj_classes)
         else:
             prior_logits = cat_field(proposals, "predict_logits")
         box_info = encode_box_info(proposals).to(roi_features)
@@ -154,11 +155,22 @@ class VCTreeLSTMContext(nn.Module):
         pair_logits = self.pair_scores(bi_inp, prior_logits, num_objs)
         forest = build_binary_forest([torch.sigmoid(x) for x in pair_logits], roi_features.device)
         obj_ctx = self.obj_ctx_rnn(obj_pre_rep, forest, len(proposals))
+        return obj_pre_rep, prior_logits, pair_logits, forest, obj_ctx
+
+    def decode_objects(self, decoder_inp: Tensor, prior_logits: Tensor, forest: Any,
+                       num_images: int) -> tuple[Tensor, Tensor]:
+        """Object logits [N, C] and labels [N] (PredCls: the given labels)."""
         if self.task is SGGTask.PREDCLS:
-            obj_dists, obj_preds = prior_logits, labels
-        else:
-            obj_dists, obj_preds = self.decoder_rnn(
-                torch.cat((obj_pre_rep, obj_ctx), dim=1), forest, len(proposals))
+            return prior_logits, prior_logits.argmax(dim=1)
+        return self.decoder_rnn(decoder_inp, forest, num_images)
+
+    def forward(self, roi_features: Tensor, proposals: Sequence[BoxList]
+                ) -> tuple[Tensor, Tensor, Tensor, list[Tensor]]:
+        """Return object logits [N, C], labels [N], edge context [N, H] and pair logits."""
+        obj_pre_rep, prior_logits, pair_logits, forest, obj_ctx = self.encode_objects(
+            roi_features, proposals)
+        obj_dists, obj_preds = self.decode_objects(
+            torch.cat((obj_pre_rep, obj_ctx), dim=1), prior_logits, forest, len(proposals))
         obj_rel_rep = torch.cat((self.obj_embed2(obj_preds), roi_features, obj_ctx), dim=-1)
         edge_ctx = self.edge_ctx_rnn(obj_rel_rep, forest, len(proposals))
         return obj_dists, obj_preds, edge_ctx, pair_logits
