@@ -7,7 +7,8 @@
 SGD with SGB's learning-rate rules and the SOLVER schedule; checkpoints every
 SOLVER.CHECKPOINT_PERIOD in OUTPUT_DIR (a rerun resumes from OUTPUT_DIR/last_checkpoint unless
 --no-resume); validation mAP@0.5 every SOLVER.VAL_PERIOD on DATASETS.VAL; final test on
-DATASETS.TEST unless --skip-test. MODEL.WEIGHT initialises a fresh run (e.g. ImageNet backbone weights).
+DATASETS.TEST unless --skip-test. MODEL.WEIGHT initialises a fresh run (e.g. ImageNet backbone
+weights).
 """
 
 from maskrcnn_benchmark.data import make_data_loader
