@@ -6,7 +6,6 @@ import h5py
 import numpy as np
 import pytest
 import torch
-from vg_test_data import filter_records, write_dataset
 
 from maskrcnn_benchmark.data import statistics
 from maskrcnn_benchmark.data.datasets.vg_h5 import SplitGraphs
@@ -131,19 +130,6 @@ def test_few_shot_bins_and_exact_k(cfg):
     cfg.TEST.RELATION.FEW_SHOT_BINS = ((5, 1),)
     with pytest.raises(ValueError, match=r"FEW_SHOT_BINS entry \(5, 1\)"):
         few_shot_bins(cfg)
-
-
-@pytest.fixture
-def stats_cfg(cfg, tmp_path, monkeypatch):
-    write_dataset(tmp_path / "data" / "tiny", filter_records(), with_images=False)
-    monkeypatch.setenv("SGG_DATA_DIR", str(tmp_path / "data"))
-    cfg.OUTPUT_DIR = str(tmp_path / "out")
-    cfg.DATASETS.TRAIN = ("tiny_train",)
-    cfg.DATASETS.NUM_VAL_IM = 2
-    cfg.MODEL.RELATION_ON = True
-    cfg.MODEL.ROI_BOX_HEAD.NUM_CLASSES = 4
-    cfg.MODEL.ROI_RELATION_HEAD.NUM_CLASSES = 4
-    return cfg
 
 
 def _counting(monkeypatch):

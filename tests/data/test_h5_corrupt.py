@@ -5,8 +5,9 @@ import re
 import shutil
 
 import pytest
-from vg_test_data import dataset_kwargs, filter_records, write_dataset
+from vg_test_data import dataset_kwargs
 
+from maskrcnn_benchmark.data.datasets.vg_format import H5_NAME
 from maskrcnn_benchmark.data.datasets.vg_h5 import VGFormatError, load_split_graphs
 from maskrcnn_benchmark.data.datasets.visual_genome import VGDataset
 from maskrcnn_benchmark.data.statistics import get_dataset_statistics
@@ -39,18 +40,11 @@ def test_garbage_h5_names_the_file(filter_paths):
         load_split_graphs(filter_paths["h5"], "val", num_val_im=2)
 
 
-def test_statistics_of_a_truncated_h5_name_the_file(cfg, tmp_path, monkeypatch):
-    paths = write_dataset(tmp_path / "data" / "tiny", filter_records(), with_images=False)
-    with open(paths["h5"], "r+b") as f:
+def test_statistics_of_a_truncated_h5_name_the_file(stats_cfg, tmp_path):
+    h5 = str(tmp_path / "data" / "tiny" / H5_NAME)
+    with open(h5, "r+b") as f:
         f.truncate(100)
-    monkeypatch.setenv("SGG_DATA_DIR", str(tmp_path / "data"))
-    cfg.OUTPUT_DIR = str(tmp_path / "out")
-    cfg.DATASETS.TRAIN = ("tiny_train",)
-    cfg.DATASETS.NUM_VAL_IM = 2
-    cfg.MODEL.RELATION_ON = True
-    cfg.MODEL.ROI_BOX_HEAD.NUM_CLASSES = 4
-    cfg.MODEL.ROI_RELATION_HEAD.NUM_CLASSES = 4
-    with pytest.raises(VGFormatError, match=re.escape(paths["h5"]) + r" \(data set folder "
+    with pytest.raises(VGFormatError, match=re.escape(h5) + r" \(data set folder "
                        r".*tiny, split 'train'\) is truncated or corrupt.*docs/DATA.md"):
-        get_dataset_statistics(cfg)
+        get_dataset_statistics(stats_cfg)
     assert not os.path.exists(tmp_path / "out" / "tiny_train_statistics.cache")
