@@ -10,15 +10,11 @@ flags do not change the layout) and, for SEPARATE_SPATIAL, the union feature ext
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_sgb_keys import SMALL_DIMS, _install_sgb, _sgb_cfg, _shapes  # noqa: E402
+from make_sgb_keys import SMALL_DIMS, _sgb_cfg, _shapes, sgb_environment  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SGB_CAUSAL_YAML = {"FUSION_TYPE": "sum", "SEPARATE_SPATIAL": False, "SPATIAL_FOR_VISION": True,
@@ -38,19 +34,7 @@ CASES = {
 
 def main(repo: str) -> None:
     d = SMALL_DIMS
-    statistics = {
-        "obj_classes": ["__background__"] + [f"class{i}" for i in range(1, d["num_obj_classes"])],
-        "rel_classes": ["__background__"] + [f"rel{i}" for i in range(1, d["num_rel_classes"])],
-        "att_classes": ["__background__", "a1", "a2"],
-        "pred_dist": torch.zeros(d["num_obj_classes"], d["num_obj_classes"],
-                                 d["num_rel_classes"]),
-    }
-    with tempfile.TemporaryDirectory() as tmp:
-        glove_dir = os.path.join(tmp, "glove")
-        os.makedirs(glove_dir)
-        with open(os.path.join(glove_dir, f"glove.6B.{d['embed_dim']}d.txt"), "w") as f:
-            f.write("start " + " ".join(["0.1"] * d["embed_dim"]) + "\n")
-        _install_sgb(repo, Path(tmp) / "sgb", statistics)
+    with sgb_environment(repo) as glove_dir:
         from maskrcnn_benchmark.modeling import registry
 
         __import__("maskrcnn_benchmark.modeling.roi_heads.relation_head.roi_relation_predictors")

@@ -12,12 +12,14 @@ trained by SGB loads with a strict key match.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import types
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -124,7 +126,10 @@ def _shapes(module: nn.Module) -> dict[str, list[int]]:
     return {k: list(v.shape) for k, v in module.state_dict().items()}
 
 
-def main(repo: str) -> None:
+@contextlib.contextmanager
+def sgb_environment(repo: str) -> Iterator[str]:
+    """SGB's code importable with the stand-ins and small-width statistics; yields a GloVe
+    folder holding one dummy vector (SGB's embedding loader needs the file)."""
     d = SMALL_DIMS
     statistics = {
         "obj_classes": ["__background__"] + [f"class{i}" for i in range(1, d["num_obj_classes"])],
@@ -139,6 +144,12 @@ def main(repo: str) -> None:
         with open(os.path.join(glove_dir, f"glove.6B.{d['embed_dim']}d.txt"), "w") as f:
             f.write("start " + " ".join(["0.1"] * d["embed_dim"]) + "\n")
         _install_sgb(repo, Path(tmp) / "sgb", statistics)
+        yield glove_dir
+
+
+def main(repo: str) -> None:
+    d = SMALL_DIMS
+    with sgb_environment(repo) as glove_dir:
         cfg = _sgb_cfg(glove_dir)
         from maskrcnn_benchmark.modeling import registry
 
