@@ -23,6 +23,8 @@ from . import ExperimentError
 
 __all__ = ["SEEDS", "TASKS", "METHODS", "PLANS", "PREDICTORS", "RUN_NAME", "Run", "Variant",
            "Study", "ABLATION", "ENERGY_VARIANTS", "REFINED", "REFINED_SEED",
+           "STRUCTURE_SETTINGS", "STRUCTURE_SEEDS", "STRUCTURE_METHODS", "CONFIDENCE_PENALTY",
+           "STRUCTURED_EBM", "STRUCTURE_SCREEN", "DECODED", "replaced",
            "registered_predictor", "setting_name", "run_name", "main_settings", "run_overrides",
            "plan", "build", "done"]
 
@@ -32,7 +34,7 @@ SEEDS = (0, 1, 2)
 # task -> (MODEL.ROI_RELATION_HEAD.USE_GT_BOX, MODEL.ROI_RELATION_HEAD.USE_GT_OBJECT_LABEL)
 TASKS = {"predcls": ("True", "True"), "sgcls": ("True", "False")}
 METHODS = ("ce", "ebm")
-PLANS = ("main", "ablation", "extras")
+PLANS = ("main", "ablation", "extras", "structure")
 RUN_NAME = re.compile(r"^(?P<setting>.+)_seed(?P<seed>\d+)$")
 # The predictors of the main grid (the paper's four), named by their file in
 # maskrcnn_benchmark/modeling/roi_heads/relation_head/predictors/; the config value of each is
@@ -133,6 +135,90 @@ ENERGY_VARIANTS = Study(
         Variant("EBM matched positive graph + descend", "matched_descend",
                 ("ENERGY_MODEL.POSITIVE_GRAPH", "matched", "SAMPLER.GRAD_MODE", "descend")),
     ))
+# Issue 14 (docs/RESULTS.md "Energy-based learning that learns structure"): the settings and
+# seeds of the comparison CE / confidence-penalty CE / the paper's EBM / the structured EBM.
+STRUCTURE_SETTINGS = (("motifs", "predcls"), ("vctree", "predcls"), ("motifs", "sgcls"),
+                      ("vctree", "sgcls"))
+STRUCTURE_SEEDS = (0, 1, 2)
+# method label -> (method, variant suffix)
+STRUCTURE_METHODS = {"CE": ("ce", ""), "CE + confidence penalty": ("ce", "confpen"),
+                     "EBM (paper)": ("ebm", ""), "EBM structured": ("ebm", "struct")}
+# Pereyra et al. 2017's weight range; the baseline that makes predictions softer, no structure.
+CONFIDENCE_PENALTY = ("MODEL.ROI_RELATION_HEAD.CONFIDENCE_PENALTY", "0.1")
+# The structured energy-based learning of docs/ENERGY.md: same nodes and pairs in G+ and G-
+# (background states on unrelated pairs), one-hot states on both sides (negatives drawn from
+# the head with a straight-through gradient, moved by the discrete sampler), hard negatives,
+# a margin loss, mean pooling and direction-aware messages.
+STRUCTURED_EBM = (
+    "ENERGY_MODEL.POSITIVE_GRAPH", "matched",
+    "ENERGY_MODEL.NEGATIVE_STATES", "sample",
+    "ENERGY_MODEL.HARD_NEGATIVES.NUM", "4",
+    "ENERGY_MODEL.LOSS", "Margin",
+    "ENERGY_MODEL.L2COEFF", "0.01",
+    "ENERGY_MODEL.POOLING", "mean",
+    "ENERGY_MODEL.EDGE_DIRECTIONS", "both",
+    "SAMPLER.NAME", "GibbsWithGradients",
+    "SAMPLER.ITERS", "5",
+    "SAMPLER.GRAD_MODE", "descend",
+)
+# Test-only: the structured EBM's model with energy-guided decoding at test time.
+DECODED = "decode"
+
+
+def replaced(overrides: tuple[str, ...], **changes: str | None) -> tuple[str, ...]:
+    """``overrides`` (KEY VALUE pairs) with the values of some keys changed (None drops the
+    key); a key is named with "__" for ".", e.g. ``SAMPLER__ITERS="0"``."""
+    pairs = dict(zip(overrides[::2], overrides[1::2]))
+    for name, value in changes.items():
+        key = name.replace("__", ".")
+        if key not in pairs:
+            raise ExperimentError(f"{key} is not among the overrides {list(pairs)}")
+        if value is None:
+            del pairs[key]
+        else:
+            pairs[key] = value
+    return tuple(item for pair in pairs.items() for item in pair)
+
+
+# What was tried on the way to STRUCTURED_EBM (Motifs PredCls, seed 0).
+STRUCTURE_SCREEN = Study(
+    "structured energy learning, what was tried (Motifs PredCls)", "Motifs PredCls CE",
+    "motifs", "predcls", (
+        Variant("EBM (paper)"),
+        Variant("EBM structured", "struct", STRUCTURED_EBM),
+        Variant("EBM structured, reference gradient (raise E-)", "struct_reference",
+                replaced(STRUCTURED_EBM, SAMPLER__GRAD_MODE="reference")),
+        Variant("EBM structured, no hard negatives", "struct_nohard",
+                replaced(STRUCTURED_EBM, ENERGY_MODEL__HARD_NEGATIVES__NUM="0")),
+        Variant("EBM structured, sum pooling, incoming edges", "struct_sum",
+                replaced(STRUCTURED_EBM, ENERGY_MODEL__POOLING=None,
+                         ENERGY_MODEL__EDGE_DIRECTIONS=None)),
+    ))
+
+
+def _structure_runs(output_root: str) -> list[Run]:
+    """The structure plan: CE and EBM (main-grid runs, shared), the confidence-penalty CE and
+    the structured EBM per setting and seed; the structured EBM's test-only decoding on seed
+    0; then the screening variants on seed 0."""
+    runs = []
+    for seed in STRUCTURE_SEEDS:
+        for predictor, task in STRUCTURE_SETTINGS:
+            for method, suffix in STRUCTURE_METHODS.values():
+                extra = {"confpen": CONFIDENCE_PENALTY, "struct": STRUCTURED_EBM}.get(suffix, ())
+                runs.append((run_name(setting_name(predictor, task, method, suffix), seed),
+                             run_overrides(predictor, task, method == "ebm", seed)
+                             + list(extra)))
+    for predictor, task in STRUCTURE_SETTINGS:
+        weights = os.path.join(output_root, run_name(setting_name(predictor, task, "ebm",
+                                                                  "struct"), 0),
+                               "model_final.pth")
+        runs.append((run_name(setting_name(predictor, task, "ebm", f"struct_{DECODED}"), 0),
+                     run_overrides(predictor, task, True, 0) + list(STRUCTURED_EBM)
+                     + ["TEST.ENERGY_DECODE.ON", "True", "MODEL.WEIGHT", weights]))
+    return runs + [run for run in STRUCTURE_SCREEN.runs(0) if not run[0].startswith(
+        setting_name("motifs", "predcls", "ebm", "struct_seed"))]
+
+
 # Test-time refinement of the main grid's EBM models of one seed (test only).
 REFINED = "refined"
 REFINED_SEED = 0
@@ -159,6 +245,8 @@ def plan(name: str, output_root: str) -> list[Run]:
     if name == "extras":
         return ([run for seed in SEEDS for run in ENERGY_VARIANTS.runs(seed)]
                 + _refined_runs(output_root))
+    if name == "structure":
+        return _structure_runs(output_root)
     raise ExperimentError(f"unknown plan {name!r}: {', '.join(PLANS)}")
 
 

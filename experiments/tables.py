@@ -241,19 +241,20 @@ def diagnostics(settings: Settings) -> str:
             + table(settings, rows, list(DIAGNOSTIC_KEYS)))
 
 
-def update(path: str, text: str) -> None:
-    """Replace the marked block of a Markdown file with ``text`` (atomically)."""
+def update(path: str, text: str, begin: str = BEGIN, end: str = END) -> None:
+    """Replace the block between ``begin`` and ``end`` of a Markdown file with ``text``
+    (atomically)."""
     try:
         with open(path) as handle:
             document = handle.read()
     except OSError as error:
         raise ExperimentError(f"cannot read {path} ({error.strerror}): pass the Markdown file "
-                              f"that holds the {BEGIN} block") from error
-    if document.count(BEGIN) != 1 or document.count(END) != 1:
-        raise ExperimentError(f"{path} needs exactly one {BEGIN} and one {END} line")
-    head, rest = document.split(BEGIN)
-    _, tail = rest.split(END)
+                              f"that holds the {begin} block") from error
+    if document.count(begin) != 1 or document.count(end) != 1:
+        raise ExperimentError(f"{path} needs exactly one {begin} and one {end} line")
+    head, rest = document.split(begin)
+    _, tail = rest.split(end)
     tmp = path + ".tmp"
     with open(tmp, "w") as handle:
-        handle.write(f"{head}{BEGIN}\n{text.strip()}\n\n{END}{tail}")
+        handle.write(f"{head}{begin}\n{text.strip()}\n\n{end}{tail}")
     os.replace(tmp, path)

@@ -39,7 +39,7 @@ def test_predictor_names_come_from_the_registry():
 
 
 def test_all_plans_have_89_distinct_runs_and_tables_name_them():
-    runs = plans.build(list(plans.PLANS), "out")
+    runs = plans.build(["main", "ablation", "extras"], "out")
     names = [name for name, _ in runs]
     assert len(runs) == 48 + 3 * 3 + 3 * 8 + 8 == 89 and len(set(names)) == 89
     settings = {plans.RUN_NAME.match(name)["setting"] for name in names}
@@ -55,5 +55,39 @@ def test_all_plans_have_89_distinct_runs_and_tables_name_them():
 
 
 def test_unknown_plan_is_one_clear_error():
-    with pytest.raises(ExperimentError, match="unknown plan 'mian': main, ablation, extras"):
+    with pytest.raises(ExperimentError,
+                       match="unknown plan 'mian': main, ablation, extras, structure"):
         plans.build(["main", "mian"], "out")
+
+
+def test_structure_plan_shares_the_main_grid_runs_and_adds_the_baselines():
+    main = dict(plans.plan("main", "out"))
+    runs = plans.plan("structure", "out")
+    names = [name for name, _ in runs]
+    assert len(names) == len(set(names)) == 3 * 4 * 4 + 4 + 3
+    shared = [(name, overrides) for name, overrides in runs if name in main]
+    # CE and the paper's EBM are the main grid's runs, with the very same overrides
+    assert len(shared) == 3 * 4 * 2 and all(main[name] == ovr for name, ovr in shared)
+    structure = dict(runs)
+    assert structure["vctree_sgcls_ce_confpen_seed2"] == main["vctree_sgcls_ce_seed2"] + [
+        "MODEL.ROI_RELATION_HEAD.CONFIDENCE_PENALTY", "0.1"]
+    struct = structure["motifs_predcls_ebm_struct_seed1"]
+    assert struct[:len(main["motifs_predcls_ebm_seed1"])] == main["motifs_predcls_ebm_seed1"]
+    assert struct[struct.index("ENERGY_MODEL.POSITIVE_GRAPH") + 1] == "matched"
+    decode = structure["vctree_predcls_ebm_struct_decode_seed0"]
+    assert decode[-4:] == ["TEST.ENERGY_DECODE.ON", "True", "MODEL.WEIGHT", os.path.join(
+        "out", "vctree_predcls_ebm_struct_seed0", "model_final.pth")]
+    # screening variants differ from the structured EBM in exactly the named keys
+    nohard = dict(zip(*[iter(structure["motifs_predcls_ebm_struct_nohard_seed0"])] * 2))
+    full = dict(zip(*[iter(struct)] * 2))
+    assert {k for k in full if full[k] != nohard.get(k)} == {
+        "ENERGY_MODEL.HARD_NEGATIVES.NUM", "SEED"}
+    summed = dict(zip(*[iter(structure["motifs_predcls_ebm_struct_sum_seed0"])] * 2))
+    assert set(full) - set(summed) == {"ENERGY_MODEL.POOLING", "ENERGY_MODEL.EDGE_DIRECTIONS"}
+
+
+def test_replaced_names_an_unknown_key():
+    assert plans.replaced(("A.B", "1", "C", "2"), A__B="3") == ("A.B", "3", "C", "2")
+    assert plans.replaced(("A.B", "1", "C", "2"), C=None) == ("A.B", "1")
+    with pytest.raises(ExperimentError, match="A.X is not among the overrides"):
+        plans.replaced(("A.B", "1"), A__X="0")
