@@ -1,9 +1,13 @@
 """Generate the embedded synthetic VG150 benchmark (no download needed).
 
     python tools/make_synthetic_vg.py --preset small --out datasets/synthetic_vg [--seed 0]
+    python tools/make_synthetic_vg.py --format gqa --preset small --out datasets/synthetic_gqa_raw
 
 Writes the VG150 files (h5, dicts json, image_data json, VG_100K/*.jpg) and a dataset card
-(README.md with figures). See docs/SYNTHETIC.md.
+(README.md with figures). See docs/SYNTHETIC.md. With ``--format gqa``: the same pictures
+annotated GQA-style (own vocabulary, denser graphs) in the official GQA scene-graph files
+(sceneGraphs/{train,val}_sceneGraphs.json, images/*.jpg), the input of tools/convert_gqa.py
+(docs/DATA.md, "GQA").
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import argparse
 import logging
 
 from maskrcnn_benchmark.data.datasets.synthetic.generate import generate_dataset
+from maskrcnn_benchmark.data.datasets.synthetic.gqa_generate import generate_gqa_dataset
 from maskrcnn_benchmark.data.datasets.synthetic.vocabulary import PRESETS
 
 
@@ -21,7 +26,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--preset", choices=sorted(PRESETS), default="small",
                         help="tiny (64 images, tests), small (1,500, quickstart), "
                              "default (6,000, benchmark tables)")
-    parser.add_argument("--out", default="datasets/synthetic_vg", help="output folder")
+    parser.add_argument("--format", choices=("vg150", "gqa"), default="vg150",
+                        help="vg150: the VG150 files; gqa: official GQA scene-graph files "
+                             "(convert them with tools/convert_gqa.py)")
+    parser.add_argument("--out", default=None,
+                        help="output folder (default datasets/synthetic_vg, or "
+                             "datasets/synthetic_gqa_raw with --format gqa)")
     parser.add_argument("--seed", type=int, default=0, help="the same seed gives the same files")
     parser.add_argument("--workers", type=int, default=None,
                         help="worker processes (default: all cores); the output does not "
@@ -30,6 +40,12 @@ def main(argv: list[str] | None = None) -> None:
                         help="override the preset's image count")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.format == "gqa":
+        out = args.out or "datasets/synthetic_gqa_raw"
+        gqa = generate_gqa_dataset(out, args.preset, args.seed, args.workers, args.num_images)
+        print(f"{gqa.num_images} images in {gqa.seconds:.1f} s -> {gqa.out_dir}: {gqa.counts}")
+        return
+    args.out = args.out or "datasets/synthetic_vg"
     result = generate_dataset(args.out, args.preset, args.seed, args.workers, args.num_images)
     s = result.statistics
     print(f"{result.num_images} images ({s.num_train} train / {s.num_test} test) in "

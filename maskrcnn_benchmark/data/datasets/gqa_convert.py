@@ -55,11 +55,27 @@ def _parse_image(key: str, graph: dict, source: str) -> SceneGraphImage:
         image.boxes.append((x, y, x + w, y + h))  # VG's convention: x2 = x + w
         image.names.append(_clean(name))
         image.attributes.append([_clean(a) for a in obj.get("attributes", [])])
-        for rel in obj.get("relations", []):
-            target = index.get(rel.get("object"))
+        for rel in _relations(obj, f"{source}: object {oid} of image {key}"):
+            target = index.get(str(rel["object"]))
             if target is not None and target != index[oid]:
                 image.relations.append((index[oid], target, _clean(rel["name"])))
     return image
+
+
+def _relations(obj: dict, where: str) -> list[dict]:
+    """An object's outgoing relations: the files' list, or the relation-id dict of GQA's
+    format description; each needs 'name' and 'object'."""
+    relations = obj.get("relations", [])
+    if isinstance(relations, dict):
+        relations = [relations[k] for k in sorted(relations)]
+    if not isinstance(relations, list):
+        raise ValueError(f"{where}: 'relations' must be a list of {{name, object}}; got "
+                         f"{type(relations).__name__}")
+    for rel in relations:
+        if not isinstance(rel, dict) or "name" not in rel or "object" not in rel:
+            raise ValueError(f"{where}: relation {rel!r} lacks 'name' or 'object' (official "
+                             "GQA format: {\"name\": predicate, \"object\": target object id})")
+    return relations
 
 
 def load_gqa_scene_graphs(paths: Sequence[str]) -> list[SceneGraphImage]:
