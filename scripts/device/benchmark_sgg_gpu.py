@@ -7,6 +7,7 @@ steps), their ratio, and inference images/s. Run from the repository root:
 
     PYTHONPATH=$PWD python scripts/device/benchmark_sgg_gpu.py
     PYTHONPATH=$PWD python scripts/device/benchmark_sgg_gpu.py --device cpu --small  # smoke run
+    PYTHONPATH=$PWD python scripts/device/benchmark_sgg_gpu.py --predictors all  # every registered
 
 Prints one JSON line per predictor.
 """
@@ -21,6 +22,10 @@ import torch
 
 from maskrcnn_benchmark.config import get_cfg
 from maskrcnn_benchmark.modeling.detector import build_detection_model
+from maskrcnn_benchmark.modeling.roi_heads.relation_head.predictor_catalog import (
+    predictor_opts,
+    relation_predictor_names,
+)
 from maskrcnn_benchmark.solver import make_optimizer
 from maskrcnn_benchmark.structures.bounding_box import BoxList
 from maskrcnn_benchmark.structures.image_list import ImageList
@@ -77,8 +82,8 @@ def images_per_second(fn, args, device) -> float:
 def measure(args, predictor: str, energy: bool) -> dict:
     cfg = get_cfg()
     cfg.merge_from_file(args.config_file)
-    cfg.merge_from_list(["MODEL.DEVICE", args.device, "MODEL.ROI_RELATION_HEAD.PREDICTOR",
-                         predictor, "MODEL.ENERGY_ON", str(energy), "GLOVE_DIR", "",
+    cfg.merge_from_list(["MODEL.DEVICE", args.device, *predictor_opts(predictor),
+                         "MODEL.ENERGY_ON", str(energy), "GLOVE_DIR", "",
                          "DTYPE", "bfloat16", *args.opts])
     device = torch.device(args.device)
     num_obj, num_rel = cfg.MODEL.ROI_BOX_HEAD.NUM_CLASSES, cfg.MODEL.ROI_RELATION_HEAD.NUM_CLASSES
@@ -114,7 +119,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config-file", default="configs/vg150/motifs_predcls.yaml")
     parser.add_argument("--device", default="cuda")
-    parser.add_argument("--predictors", nargs="+", default=["MotifPredictor", "VCTreePredictor"])
+    parser.add_argument("--predictors", nargs="+", default=["MotifPredictor", "VCTreePredictor"],
+                        help="registry names, or 'all' for every registered predictor (the "
+                             "causal head as VCTree-TDE)")
     parser.add_argument("--height", type=int, default=608)
     parser.add_argument("--width", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=8)
@@ -125,6 +132,8 @@ def main() -> None:
     parser.add_argument("--small", action="store_true", help="tiny sizes for a CPU smoke run")
     parser.add_argument("opts", nargs="*", help="config KEY VALUE overrides")
     args = parser.parse_intermixed_args()
+    if args.predictors == ["all"]:
+        args.predictors = relation_predictor_names()
     if args.small:
         args.height, args.width, args.batch_size, args.boxes = 96, 128, 2, 6
         args.iterations, args.warmup = 1, 1

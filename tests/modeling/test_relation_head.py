@@ -15,6 +15,10 @@ from maskrcnn_benchmark.modeling.roi_heads.relation_head import (
 from maskrcnn_benchmark.modeling.roi_heads.relation_head.feature_extractors import (
     pair_rect_masks,
 )
+from maskrcnn_benchmark.modeling.roi_heads.relation_head.predictor_catalog import (
+    predictor_settings,
+    relation_predictor_names,
+)
 from maskrcnn_benchmark.structures.bounding_box import BoxList
 from maskrcnn_benchmark.utils.checkpoint import RELATION_LOAD_MAPPING, load_model_state
 from tests.modeling.relation_data.synthetic import (
@@ -27,14 +31,15 @@ from tests.modeling.relation_data.synthetic import detector_cfg as shared_detect
 
 SGB_KEYS = json.loads((Path(__file__).parent / "relation_data" / "sgb_relation_keys.json")
                       .read_text())
-PREDICTORS = ["MotifPredictor", "VCTreePredictor", "IMPPredictor", "TransformerPredictor"]
+PREDICTORS = relation_predictor_names()
 IMAGE_SIZE = (64, 48)  # (W, H)
 
 
 def detector_cfg(predictor, task, **overrides):
     dims = SGB_KEYS["dims"]
     return shared_detector_cfg(predictor, task, fpn_channels=dims["fpn_channels"],
-                               resolution=dims["pooler_resolution"], **overrides)
+                               resolution=dims["pooler_resolution"],
+                               **{**predictor_settings(predictor), **overrides})
 
 
 def test_single_image_with_one_object_trains():

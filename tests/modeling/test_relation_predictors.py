@@ -7,8 +7,14 @@ from pathlib import Path
 import pytest
 import torch
 
+from maskrcnn_benchmark.config import get_cfg
 from maskrcnn_benchmark.modeling.registry import RELATION_PREDICTORS
 from maskrcnn_benchmark.modeling.roi_heads.relation_head.loss import RelationLossComputation
+from maskrcnn_benchmark.modeling.roi_heads.relation_head.predictor_catalog import (
+    predictor_opts,
+    predictor_settings,
+    relation_predictor_names,
+)
 from maskrcnn_benchmark.modeling.roi_heads.relation_head.sampling import RelationSampler
 from maskrcnn_benchmark.structures.scene_graph import SGGTask
 from tests.modeling.relation_data.synthetic import (
@@ -21,22 +27,58 @@ from tests.modeling.relation_data.synthetic import (
     small_cfg,
 )
 
-SGB_KEYS = json.loads((Path(__file__).parent / "relation_data" / "sgb_relation_keys.json")
-                      .read_text())
-PREDICTORS = ["MotifPredictor", "VCTreePredictor", "IMPPredictor", "TransformerPredictor"]
+DATA = Path(__file__).parent / "relation_data"
+SGB_KEYS = json.loads((DATA / "sgb_relation_keys.json").read_text())
+# Predictors with several SGB layouts (one per config case) are listed in their own file and
+# checked by their own test (test_relation_causal.py).
+SGB_CASE_KEYS = {"CausalAnalysisPredictor": DATA / "sgb_causal_keys.json"}
+PREDICTORS = relation_predictor_names()
 FEAT = 24  # MLP_HEAD_DIM of small_cfg: box and union feature width
+# Training losses a predictor adds to loss_rel and loss_refine_obj (a new predictor with others
+# fails test_forward_backward_and_test_outputs until it is listed here).
+EXTRA_LOSSES = {
+    "VCTreePredictor": {"loss_binary"},
+    "CausalAnalysisPredictor": {"loss_auxiliary_ctx", "loss_auxiliary_vis",
+                                "loss_auxiliary_frq", "loss_binary"},
+}
 
 
 def _build(name, task, **overrides):
-    cfg = small_cfg(name, task, **overrides)
+    cfg = small_cfg(name, task, **{**predictor_settings(name), **overrides})
     return RELATION_PREDICTORS.get(name).from_config(cfg, FEAT, make_statistics())
 
 
-def test_every_predictor_is_registered():
-    assert set(PREDICTORS) <= set(RELATION_PREDICTORS.keys())
+def _extra(predictor, sampled):
+    """The sampled labels for predictors whose training forward reads them (as the head does)."""
+    return {"rel_labels": sampled.rel_labels} if predictor.needs_rel_labels else {}
 
 
-@pytest.mark.parametrize("name", PREDICTORS)
+def test_registry_lists_the_papers_predictors_and_their_settings():
+    assert {"MotifPredictor", "VCTreePredictor", "IMPPredictor", "TransformerPredictor",
+            "CausalAnalysisPredictor"} <= set(PREDICTORS)
+    assert PREDICTORS == sorted(RELATION_PREDICTORS.keys())
+    assert predictor_settings("MotifPredictor") == {}
+    # The causal head runs as the paper's VCTree-TDE, as in the shipped quickstart config.
+    shipped = get_cfg()
+    shipped.merge_from_file(str(Path(__file__).resolve().parents[2] / "configs" / "quickstart"
+                                / "vctree_tde_predcls.yaml"))
+    cfg = get_cfg()
+    cfg.merge_from_list(predictor_opts("CausalAnalysisPredictor"))
+    assert cfg.MODEL.ROI_RELATION_HEAD.PREDICTOR == "CausalAnalysisPredictor"
+    assert cfg.MODEL.ROI_RELATION_HEAD.CAUSAL == shipped.MODEL.ROI_RELATION_HEAD.CAUSAL
+    assert cfg.MODEL.ROI_RELATION_HEAD.CAUSAL.EFFECT_TYPE == "TDE"
+    with pytest.raises(KeyError, match="known: .*MotifPredictor"):
+        predictor_settings("MotifsPredictor")
+
+
+def test_every_registered_predictor_has_sgb_reference_keys():
+    listed = set(SGB_KEYS["predictors"]) | set(SGB_CASE_KEYS)
+    assert set(PREDICTORS) <= listed
+    for path in SGB_CASE_KEYS.values():
+        assert json.loads(path.read_text())["predictors"]
+
+
+@pytest.mark.parametrize("name", [n for n in PREDICTORS if n not in SGB_CASE_KEYS])
 def test_state_dict_keys_and_shapes_match_sgb(name):
     dims = SGB_KEYS["dims"]
     overrides = {"MODEL.ROI_RELATION_HEAD.CONTEXT_HIDDEN_DIM": dims["hidden_dim"],
@@ -62,6 +104,31 @@ def test_union_projection_and_frequency_bias_switches():
                    **{"MODEL.ROI_RELATION_HEAD.PREDICT_USE_VISION": False})
     assert not blind.uses_union_features
     assert _build("VCTreePredictor", "predcls").uses_union_features
+
+
+class _NoDenseTable:
+    """Statistics whose dense frequency table must not be built (GQA: 1704 x 1704 x 311)."""
+
+    def __init__(self):
+        self.obj_classes, self.rel_classes = list(OBJ_CLASSES), list(REL_CLASSES)
+
+    def pred_dist(self):
+        raise AssertionError("the dense [C, C, P] table was built")
+
+
+@pytest.mark.parametrize("name", PREDICTORS)
+def test_without_frequency_bias_the_dense_table_is_built_only_where_needed(name):
+    """The paper trains GQA without the bias: the [C, C, P] table is then built only by heads
+    that use it for more than the bias (VCTree's pair prior, the causal frequency branch)."""
+    cfg = small_cfg(name, "predcls", **{**predictor_settings(name),
+                                         "MODEL.ROI_RELATION_HEAD.PREDICT_USE_BIAS": False})
+    build = RELATION_PREDICTORS.get(name).from_config
+    if name in ("VCTreePredictor", "CausalAnalysisPredictor"):
+        with pytest.raises(AssertionError, match="dense"):
+            build(cfg, FEAT, _NoDenseTable())
+    else:
+        predictor = build(cfg, FEAT, _NoDenseTable())
+        assert predictor.freq_bias is None
 
 
 def _batch(task, generator):
@@ -90,15 +157,15 @@ def test_forward_backward_and_test_outputs(name, task):
     assert num_rels[1] == (1 if task == "sgdet" else 0)  # one box: no pair (SGDet: placeholder)
     roi = torch.randn(sum(num_objs), FEAT, requires_grad=True)
     union = torch.randn(sum(num_rels), FEAT, requires_grad=True)
-    out = predictor(proposals, sampled.rel_pair_idxs, roi, union, sampled.rel_binarys)
+    out = predictor(proposals, sampled.rel_pair_idxs, roi, union, sampled.rel_binarys,
+                    **_extra(predictor, sampled))
     assert out.obj_logits.shape == (sum(num_objs), len(OBJ_CLASSES))
     assert out.relation_logits.shape == (sum(num_rels), len(REL_CLASSES))
     losses = RelationLossComputation(False)(
         proposals, sampled.rel_labels, out.relation_logits.split(num_rels),
         out.obj_logits.split(num_objs))
     losses.update(out.losses)
-    assert set(losses) == {"loss_rel", "loss_refine_obj"} | (
-        {"loss_binary"} if name == "VCTreePredictor" else set())
+    assert set(losses) == {"loss_rel", "loss_refine_obj"} | EXTRA_LOSSES.get(name, set())
     assert all(k.startswith("loss_") and v.dim() == 0 and torch.isfinite(v)
                for k, v in losses.items())
     sum(losses.values()).backward()
@@ -180,7 +247,8 @@ def test_training_and_evaluation_under_autocast(name, task):
     roi = torch.randn(sum(len(p) for p in proposals), FEAT)
     union = torch.randn(sum(len(p) for p in sampled.rel_pair_idxs), FEAT)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        out = predictor(proposals, sampled.rel_pair_idxs, roi, union, sampled.rel_binarys)
+        out = predictor(proposals, sampled.rel_pair_idxs, roi, union, sampled.rel_binarys,
+                        **_extra(predictor, sampled))
         loss = torch.nn.functional.cross_entropy(out.relation_logits.float(),
                                                  torch.cat(sampled.rel_labels))
         loss = loss + sum(out.losses.values())

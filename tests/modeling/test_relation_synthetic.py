@@ -18,9 +18,13 @@ from maskrcnn_benchmark.data.datasets.synthetic.generate import generate_dataset
 from maskrcnn_benchmark.data.datasets.vg_format import DICTS_NAME
 from maskrcnn_benchmark.data.statistics import get_dataset_statistics
 from maskrcnn_benchmark.modeling.detector.detectors import build_detection_model
+from maskrcnn_benchmark.modeling.roi_heads.relation_head.predictor_catalog import (
+    predictor_settings,
+    relation_predictor_names,
+)
 from tests.modeling.relation_data.synthetic import TASK_FLAGS, detector_cfg, make_target
 
-PREDICTORS = ["MotifPredictor", "VCTreePredictor", "IMPPredictor", "TransformerPredictor"]
+PREDICTORS = relation_predictor_names()
 DATASET = "synthetic_vg_tiny"
 
 
@@ -34,7 +38,7 @@ def synthetic_root(tmp_path_factory):
 def _cfg(root, predictor, task):
     with open(os.path.join(root, DATASET, DICTS_NAME)) as f:
         dicts = json.load(f)
-    cfg = detector_cfg(predictor, task)
+    cfg = detector_cfg(predictor, task, **predictor_settings(predictor))
     cfg.MODEL.ROI_BOX_HEAD.NUM_CLASSES = len(dicts["idx_to_label"]) + 1
     cfg.MODEL.ROI_RELATION_HEAD.NUM_CLASSES = len(dicts["idx_to_predicate"]) + 1
     cfg.MODEL.ROI_RELATION_HEAD.REQUIRE_BOX_OVERLAP = False

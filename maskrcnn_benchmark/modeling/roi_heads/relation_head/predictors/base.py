@@ -116,15 +116,21 @@ def read_common_config(cfg: Any, in_channels: int) -> dict[str, Any]:
     }
 
 
-def read_context_config(cfg: Any, statistics: Any) -> dict[str, Any]:
-    """Plain values of the GloVe-initialised context encoders (Motifs, VCTree, Transformer)."""
+def read_context_config(cfg: Any, statistics: Any, bias_only: bool = False) -> dict[str, Any]:
+    """Plain values of the GloVe-initialised context encoders (Motifs, VCTree, Transformer).
+
+    ``bias_only``: the predictor reads ``pred_dist`` only for the frequency bias, so without
+    PREDICT_USE_BIAS it gets None and the dense [C, C, P] table is never built (GQA's would be
+    1704 x 1704 x 311, tens of GB while it is computed).
+    """
     head = cfg.MODEL.ROI_RELATION_HEAD
+    needed = head.PREDICT_USE_BIAS or not bias_only
     return {
         "obj_classes": list(statistics.obj_classes),
         "embed_dim": head.EMBED_DIM,
         "glove_dir": cfg.GLOVE_DIR,
         "use_bias": head.PREDICT_USE_BIAS,
-        "pred_dist": statistics.pred_dist(),
+        "pred_dist": statistics.pred_dist() if needed else None,
     }
 
 
@@ -169,7 +175,7 @@ class RelationPredictorBase(nn.Module):
         """Whether the head must extract union-box features for this predictor."""
         return True
 
-    def _build_decode(self, use_bias: bool, pred_dist: Tensor) -> None:
+    def _build_decode(self, use_bias: bool, pred_dist: Tensor | None) -> None:
         """post_emb (H -> 2H, normal(0, 10/sqrt(H))), post_cat (2H -> pooling), the union
         projection ``up_dim`` when CONTEXT_POOLING_DIM != MLP_HEAD_DIM, and the frequency bias."""
         self.post_emb = nn.Linear(self.hidden_dim, self.hidden_dim * 2)

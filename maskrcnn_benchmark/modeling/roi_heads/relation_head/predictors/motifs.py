@@ -128,7 +128,7 @@ class MotifPredictor(RelationPredictorBase):
         self, *, task: SGGTask, in_channels: int, num_obj_classes: int,
         num_rel_classes: int, hidden_dim: int, pooling_dim: int, union_dim: int,
         obj_classes: Sequence[str], embed_dim: int, glove_dir: str, use_bias: bool,
-        pred_dist: Tensor, use_vision: bool, dropout_rate: float, num_obj_layers: int,
+        pred_dist: Tensor | None, use_vision: bool, dropout_rate: float, num_obj_layers: int,
         num_rel_layers: int, later_nms_thresh: float,
     ) -> None:
         super().__init__(
@@ -154,7 +154,8 @@ class MotifPredictor(RelationPredictorBase):
         """Build from the config and the dataset statistics."""
         head = cfg.MODEL.ROI_RELATION_HEAD
         return cls(
-            **read_common_config(cfg, in_channels), **read_context_config(cfg, statistics),
+            **read_common_config(cfg, in_channels),
+            **read_context_config(cfg, statistics, bias_only=True),
             use_vision=head.PREDICT_USE_VISION, dropout_rate=head.CONTEXT_DROPOUT_RATE,
             num_obj_layers=head.CONTEXT_OBJ_LAYER, num_rel_layers=head.CONTEXT_REL_LAYER,
             later_nms_thresh=cfg.TEST.RELATION.LATER_NMS_PREDICTION_THRES,

@@ -95,7 +95,7 @@ class TransformerPredictor(RelationPredictorBase):
         self, *, task: SGGTask, in_channels: int, num_obj_classes: int,
         num_rel_classes: int, hidden_dim: int, pooling_dim: int, union_dim: int,
         obj_classes: Sequence[str], embed_dim: int, glove_dir: str, use_bias: bool,
-        pred_dist: Tensor, use_vision: bool, later_nms_thresh: float, dropout_rate: float,
+        pred_dist: Tensor | None, use_vision: bool, later_nms_thresh: float, dropout_rate: float,
         obj_layers: int, rel_layers: int, num_head: int, inner_dim: int, key_dim: int,
         val_dim: int,
     ) -> None:
@@ -125,7 +125,8 @@ class TransformerPredictor(RelationPredictorBase):
         head = cfg.MODEL.ROI_RELATION_HEAD
         tcfg = head.TRANSFORMER
         return cls(
-            **read_common_config(cfg, in_channels), **read_context_config(cfg, statistics),
+            **read_common_config(cfg, in_channels),
+            **read_context_config(cfg, statistics, bias_only=True),
             use_vision=head.PREDICT_USE_VISION,
             later_nms_thresh=cfg.TEST.RELATION.LATER_NMS_PREDICTION_THRES,
             dropout_rate=tcfg.DROPOUT_RATE, obj_layers=tcfg.OBJ_LAYER, rel_layers=tcfg.REL_LAYER,
