@@ -24,7 +24,8 @@ from . import ExperimentError
 __all__ = ["SEEDS", "TASKS", "METHODS", "PLANS", "PREDICTORS", "RUN_NAME", "Run", "Variant",
            "Study", "ABLATION", "ENERGY_VARIANTS", "REFINED", "REFINED_SEED",
            "STRUCTURE_SETTINGS", "STRUCTURE_SEEDS", "STRUCTURE_METHODS", "CONFIDENCE_PENALTY",
-           "STRUCTURED_EBM", "STRUCTURE_SCREEN", "DECODED", "replaced",
+           "STRUCTURED_EBM", "STRUCTURE_SCREEN", "DECODED", "NO_PRETRAINING", "replaced",
+           "pretrained_energy", "pretraining_runs",
            "registered_predictor", "setting_name", "run_name", "main_settings", "run_overrides",
            "plan", "build", "done"]
 
@@ -148,14 +149,16 @@ CONFIDENCE_PENALTY = ("MODEL.ROI_RELATION_HEAD.CONFIDENCE_PENALTY", "0.1")
 # The structured energy-based learning of docs/ENERGY.md: same nodes and pairs in G+ and G-
 # (background states on unrelated pairs), one-hot states on both sides (negatives drawn from
 # the head with a straight-through gradient, moved by the discrete sampler), hard negatives,
-# a margin loss, mean pooling and direction-aware messages.
+# a margin loss, direction-aware messages, no image graph, and an energy model pretrained on
+# the train split's GT graphs (tools/energy_pretrain_net.py, ``pretrained_energy``); the
+# relation model is trained to lower the energy of its samples.
 STRUCTURED_EBM = (
     "ENERGY_MODEL.POSITIVE_GRAPH", "matched",
     "ENERGY_MODEL.NEGATIVE_STATES", "sample",
     "ENERGY_MODEL.HARD_NEGATIVES.NUM", "4",
     "ENERGY_MODEL.LOSS", "Margin",
     "ENERGY_MODEL.L2COEFF", "0.01",
-    "ENERGY_MODEL.POOLING", "mean",
+    "ENERGY_MODEL.USE_IMAGE_GRAPH", "False",
     "ENERGY_MODEL.EDGE_DIRECTIONS", "both",
     "SAMPLER.NAME", "GibbsWithGradients",
     "SAMPLER.ITERS", "5",
@@ -163,6 +166,21 @@ STRUCTURED_EBM = (
 )
 # Test-only: the structured EBM's model with energy-guided decoding at test time.
 DECODED = "decode"
+# Variants without the pretrained energy model.
+NO_PRETRAINING = "nopretrain"
+
+
+def pretrained_energy(output_root: str, seed: int) -> str:
+    """The pretrained energy model of a seed: ``<output root>/../energy_pretrain/seed<k>/``."""
+    parent = os.path.dirname(os.path.normpath(output_root))
+    return os.path.join(parent, "energy_pretrain", f"seed{seed}", "energy_model.pth")
+
+
+def pretraining_runs(output_root: str) -> list[tuple[int, list[str]]]:
+    """(seed, overrides of tools/energy_pretrain_net.py) of the structure plan's energy models."""
+    return [(seed, ["MODEL.ENERGY_ON", "True", "SEED", str(seed), *STRUCTURED_EBM,
+                    "OUTPUT_DIR", os.path.dirname(pretrained_energy(output_root, seed))])
+            for seed in STRUCTURE_SEEDS]
 
 
 def replaced(overrides: tuple[str, ...], **changes: str | None) -> tuple[str, ...]:
@@ -186,28 +204,37 @@ STRUCTURE_SCREEN = Study(
     "motifs", "predcls", (
         Variant("EBM (paper)"),
         Variant("EBM structured", "struct", STRUCTURED_EBM),
+        Variant("EBM structured, energy model not pretrained", f"struct_{NO_PRETRAINING}",
+                STRUCTURED_EBM),
         Variant("EBM structured, reference gradient (raise E-)", "struct_reference",
                 replaced(STRUCTURED_EBM, SAMPLER__GRAD_MODE="reference")),
-        Variant("EBM structured, no hard negatives", "struct_nohard",
+        Variant("EBM structured, no hard negatives in training", "struct_nohard",
                 replaced(STRUCTURED_EBM, ENERGY_MODEL__HARD_NEGATIVES__NUM="0")),
-        Variant("EBM structured, sum pooling, incoming edges", "struct_sum",
-                replaced(STRUCTURED_EBM, ENERGY_MODEL__POOLING=None,
-                         ENERGY_MODEL__EDGE_DIRECTIONS=None)),
     ))
+
+
+def _with_pretrained(name: str, overrides: list[str], output_root: str, seed: int
+                     ) -> list[str]:
+    """A structured run's overrides plus its seed's pretrained energy model."""
+    if "_struct" not in name or NO_PRETRAINING in name:
+        return overrides
+    return overrides + ["ENERGY_MODEL.WEIGHT", pretrained_energy(output_root, seed)]
 
 
 def _structure_runs(output_root: str) -> list[Run]:
     """The structure plan: CE and EBM (main-grid runs, shared), the confidence-penalty CE and
-    the structured EBM per setting and seed; the structured EBM's test-only decoding on seed
-    0; then the screening variants on seed 0."""
+    the structured EBM per setting and seed; test-only energy-guided decoding on seed 0 of the
+    structured EBM (its own energy model) and of CE (the pretrained energy model); then the
+    screening variants on seed 0."""
     runs = []
     for seed in STRUCTURE_SEEDS:
         for predictor, task in STRUCTURE_SETTINGS:
             for method, suffix in STRUCTURE_METHODS.values():
                 extra = {"confpen": CONFIDENCE_PENALTY, "struct": STRUCTURED_EBM}.get(suffix, ())
-                runs.append((run_name(setting_name(predictor, task, method, suffix), seed),
-                             run_overrides(predictor, task, method == "ebm", seed)
-                             + list(extra)))
+                name = run_name(setting_name(predictor, task, method, suffix), seed)
+                runs.append((name, _with_pretrained(
+                    name, run_overrides(predictor, task, method == "ebm", seed) + list(extra),
+                    output_root, seed)))
     for predictor, task in STRUCTURE_SETTINGS:
         weights = os.path.join(output_root, run_name(setting_name(predictor, task, "ebm",
                                                                   "struct"), 0),
@@ -215,8 +242,17 @@ def _structure_runs(output_root: str) -> list[Run]:
         runs.append((run_name(setting_name(predictor, task, "ebm", f"struct_{DECODED}"), 0),
                      run_overrides(predictor, task, True, 0) + list(STRUCTURED_EBM)
                      + ["TEST.ENERGY_DECODE.ON", "True", "MODEL.WEIGHT", weights]))
-    return runs + [run for run in STRUCTURE_SCREEN.runs(0) if not run[0].startswith(
-        setting_name("motifs", "predcls", "ebm", "struct_seed"))]
+    for predictor, task in STRUCTURE_SETTINGS:  # CE scores decoded with the pretrained energy
+        weights = os.path.join(output_root, run_name(setting_name(predictor, task, "ce"), 0),
+                               "model_final.pth")
+        runs.append((run_name(setting_name(predictor, task, "ce", DECODED), 0),
+                     run_overrides(predictor, task, True, 0) + list(STRUCTURED_EBM)
+                     + ["ENERGY_MODEL.WEIGHT", pretrained_energy(output_root, 0),
+                        "TEST.ENERGY_DECODE.ON", "True", "MODEL.WEIGHT", weights]))
+    screen = [(name, _with_pretrained(name, overrides, output_root, 0))
+              for name, overrides in STRUCTURE_SCREEN.runs(0)]
+    return runs + [run for run in screen if run[0] != run_name(
+        setting_name("motifs", "predcls", "ebm", "struct"), 0)]
 
 
 # Test-time refinement of the main grid's EBM models of one seed (test only).

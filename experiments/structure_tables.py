@@ -76,11 +76,14 @@ def paired_against_ce(settings: Settings) -> str:
 
 
 def _decoding(settings: Settings) -> str:
-    """Structured EBM as trained, with energy-guided decoding, and the oracle's joint decoding
-    of its scores (seed 0)."""
+    """CE and the structured EBM as trained and with energy-guided decoding (CE: with the
+    pretrained energy model), and the oracle's joint decoding of their scores (seed 0)."""
     rows: Rows = []
     for predictor, task in STRUCTURE_SETTINGS:
-        rows += [(f"{predictor} {task} EBM structured",
+        rows += [(f"{predictor} {task} CE", setting_name(predictor, task, "ce")),
+                 (f"{predictor} {task} CE + energy-guided decoding (pretrained energy)",
+                  setting_name(predictor, task, "ce", DECODED)),
+                 (f"{predictor} {task} EBM structured",
                   setting_name(predictor, task, "ebm", "struct")),
                  (f"{predictor} {task} + energy-guided decoding",
                   setting_name(predictor, task, "ebm", f"struct_{DECODED}"))]

@@ -8,7 +8,11 @@
 Weights come from OUTPUT_DIR/last_checkpoint when it exists, else MODEL.WEIGHT (an SGB or EBM
 relation checkpoint loads; energy-model keys are only needed with MODEL.ENERGY_ON). Results go
 to OUTPUT_DIR/inference/<dataset>/: eval_results.json, predictions.pth, visualization.pth and
-per_predicate_recall.png. TEST.ENERGY_REFINE True refines predictions with the energy model.
+per_predicate_recall.png. TEST.ENERGY_REFINE True refines predictions with the energy model's
+sampler; TEST.ENERGY_DECODE.ON True re-decodes relation labels under the energy instead
+(docs/ENERGY.md, "Energy-guided decoding"). Both write to the same folder as a plain run. A
+checkpoint without an energy model (a CE run) is tested with MODEL.ENERGY_ON True and a
+pretrained one from ENERGY_MODEL.WEIGHT (tools/energy_pretrain_net.py), e.g. for decoding.
 
 SGB's scene graph detection on your own images (SGDet models; no annotations needed):
 
@@ -25,6 +29,7 @@ from maskrcnn_benchmark.data.statistics import get_dataset_statistics
 from maskrcnn_benchmark.engine.launch import default_argument_parser, setup
 from maskrcnn_benchmark.engine.predict import custom_eval_files, run_custom_eval
 from maskrcnn_benchmark.engine.relation import test_relation_model
+from maskrcnn_benchmark.engine.test_weights import load_relation_test_weights
 from maskrcnn_benchmark.modeling.detector import build_detection_model
 from maskrcnn_benchmark.utils.checkpoint import Checkpointer
 
@@ -45,7 +50,7 @@ def main() -> None:
     if not checkpointer.has_checkpoint() and not cfg.MODEL.WEIGHT:
         raise SystemExit("No weights: set OUTPUT_DIR to a training folder holding "
                          "last_checkpoint, or MODEL.WEIGHT to a relation checkpoint")
-    checkpointer.load(cfg.MODEL.WEIGHT or None, use_latest=not args.no_resume, missing_ok=False)
+    load_relation_test_weights(cfg, model, checkpointer, use_latest=not args.no_resume)
     test_relation_model(cfg, model, statistics)
 
 

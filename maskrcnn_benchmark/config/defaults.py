@@ -197,6 +197,12 @@ _C.MODEL.ROI_RELATION_HEAD.CONTEXT_OBJ_LAYER = 1
 _C.MODEL.ROI_RELATION_HEAD.CONTEXT_REL_LAYER = 1
 # Replace cross-entropy by label smoothing (epsilon 0.01) for relation and object losses.
 _C.MODEL.ROI_RELATION_HEAD.LABEL_SMOOTHING_LOSS = False
+# Epsilon of LABEL_SMOOTHING_LOSS (new; SGB hard-codes 0.01).
+_C.MODEL.ROI_RELATION_HEAD.LABEL_SMOOTHING_EPSILON = 0.01
+# Confidence penalty (Pereyra et al. 2017) on the predicate loss (new): loss_rel minus this
+# weight times the mean entropy of the predicate distributions; 0 = plain cross-entropy. The
+# baseline that tells "softer logits" apart from structure (docs/ENERGY.md).
+_C.MODEL.ROI_RELATION_HEAD.CONFIDENCE_PENALTY = 0.0
 # Multiply the pair context by the union-box features.
 _C.MODEL.ROI_RELATION_HEAD.PREDICT_USE_VISION = True
 # Add the frequency bias (log p(predicate | subject class, object class) from the train split).
@@ -262,7 +268,7 @@ _C.MODEL.ROI_RELATION_HEAD.EBM.GRAD_RATIO_PERIOD = 20
 _C.ENERGY_MODEL = CN()
 # Registry name in ENERGY_MODELS.
 _C.ENERGY_MODEL.META_ARCHITECTURE = "GraphEnergyModel"
-# Registry name in ENERGY_LOSSES: ContrastiveDivergence (Eq. 2), SoftPlus, LogSumExp.
+# Registry name in ENERGY_LOSSES: ContrastiveDivergence (Eq. 2), SoftPlus, LogSumExp, Margin.
 _C.ENERGY_MODEL.LOSS = "ContrastiveDivergence"
 # lambda_r of Eq. 5: weight of the L2 energy regulariser of Eq. 4.
 _C.ENERGY_MODEL.L2COEFF = 1.0
@@ -280,7 +286,8 @@ _C.ENERGY_MODEL.ITERS = 3
 _C.ENERGY_MODEL.ALPHA = 0.5
 # Neighbour aggregation of the EGNN / GGNN (new): "reference" = a node averages the nodes it
 # points to and sums its incoming edges (EBM code); "sum" = Eq. 7 literally, sums over incoming
-# neighbours for both node and edge messages.
+# neighbours for both node and edge messages; "mean" = degree-normalised Eq. 7, averages over
+# incoming neighbours for both (isolated nodes get zeros; it cannot count edges).
 _C.ENERGY_MODEL.MESSAGE_AGGREGATION = "reference"
 # The positive graph of the energy loss (new): "gt" = GT boxes with only the GT relations as
 # edges (EBM code); "matched" = the predicted graph's nodes and pairs (relation sampling incl.
@@ -289,6 +296,51 @@ _C.ENERGY_MODEL.MESSAGE_AGGREGATION = "reference"
 _C.ENERGY_MODEL.POSITIVE_GRAPH = "gt"
 # Feed the image graph to the energy model (False = the paper's "No-Image-Graph" ablation) (new).
 _C.ENERGY_MODEL.USE_IMAGE_GRAPH = True
+# Which edges a node's edge-to-node message collects (new): "incoming" (Eq. 7, the EBM code) or
+# "both" (incoming and outgoing edges through separate kernels, so a node can count what it
+# points to); summed or averaged as MESSAGE_AGGREGATION says; scene graph only.
+_C.ENERGY_MODEL.EDGE_DIRECTIONS = "incoming"
+# Readout of nodes and edges (Eq. 9-10) (new): "sum" (the paper) or "mean" (per image, so the
+# number of nodes and edges does not move the pooled vector by itself).
+_C.ENERGY_MODEL.POOLING = "sum"
+# Pooling gates (new): "sigmoid" (this package's default) or "raw" (the EBM code's unbounded
+# linear score; needed to reproduce a mapped EBM checkpoint's energies).
+_C.ENERGY_MODEL.POOLING_GATE = "sigmoid"
+# Spectral normalisation of every Linear / GRU weight of the energy model (new).
+_C.ENERGY_MODEL.SPECTRAL_NORM = False
+# States of the negative graph before sampling (new): "minmax" (row-wise min-max normalised
+# logits, the EBM code), "softmax" (probabilities), "sample" (one-hot draws from the head's
+# softmax with a straight-through gradient: the same row statistics as one-hot positives).
+_C.ENERGY_MODEL.NEGATIVE_STATES = "minmax"
+# Margin per wrong label of the "Margin" loss: max(0, MARGIN * d(G+, G-) + T (E+ - E-)) with d
+# the number of edges (and free nodes) whose label differs (new).
+_C.ENERGY_MODEL.MARGIN = 1.0
+# Reduction of Eq. 4 over the images of a batch (new): "mean" (this package) or "sum" (the EBM
+# code; its closed-form optimum then depends on the batch size).
+_C.ENERGY_MODEL.L2_REDUCTION = "mean"
+# Hard negatives (new): per image, NUM extra negative graphs = the positive graph with k labels
+# changed, k drawn uniformly from NUM_CHANGES; predicates drawn from SOURCE "frequency" (the
+# train split's p(predicate | subject, object), the true one excluded) or "uniform". PredCls
+# changes predicates only; SGCls / SGDet may also change object labels. Needs POSITIVE_GRAPH
+# "matched".
+_C.ENERGY_MODEL.HARD_NEGATIVES = CN()
+_C.ENERGY_MODEL.HARD_NEGATIVES.NUM = 0
+_C.ENERGY_MODEL.HARD_NEGATIVES.NUM_CHANGES = (1, 2, 3)
+_C.ENERGY_MODEL.HARD_NEGATIVES.SOURCE = "frequency"
+# Weights of the energy model alone (new): a file written by tools/energy_pretrain_net.py (or
+# any state dict of the energy model), loaded when relation training starts from scratch (a
+# resumed run takes the energy model from its checkpoint). Empty = random initialisation.
+_C.ENERGY_MODEL.WEIGHT = ""
+# Pretraining of the energy model on the train split's GT graphs (tools/energy_pretrain_net.py,
+# new): no detector, no image graph (needs USE_IMAGE_GRAPH False); each GT graph on all ordered
+# pairs of its objects (background on unannotated pairs, at most MAX_PAIRS pairs: all
+# annotated ones, then a random subset of the rest) against HARD_NEGATIVES.NUM changed copies,
+# ENERGY_MODEL.LOSS, Adam with LR, BATCH_SIZE graphs per step, EPOCHS passes.
+_C.ENERGY_MODEL.PRETRAIN = CN()
+_C.ENERGY_MODEL.PRETRAIN.EPOCHS = 10
+_C.ENERGY_MODEL.PRETRAIN.LR = 0.001
+_C.ENERGY_MODEL.PRETRAIN.BATCH_SIZE = 32
+_C.ENERGY_MODEL.PRETRAIN.MAX_PAIRS = 256
 
 _C.SAMPLER = CN()
 # Registry name in ENERGY_SAMPLERS.
@@ -309,6 +361,12 @@ _C.SAMPLER.GRAD_CLIP = 0.01
 # "descend": sampled as "reference", but the energy model trains on a detached copy and the
 # relation model gets the gradient that LOWERS its sampled graph's energy (generator-style).
 _C.SAMPLER.GRAD_MODE = "reference"
+# Temperature of the discrete sampler's gradient-informed proposal ("GibbsWithGradients",
+# Grathwohl et al. 2021): flips are proposed with probability softmax(-dE / (2 * TEMP)) over
+# the first-order energy change of every single-label flip and accepted by Metropolis-Hastings
+# for the target exp(-E / TEMP) (new). Needs one-hot states (ENERGY_MODEL.NEGATIVE_STATES
+# "sample").
+_C.SAMPLER.PROPOSAL_TEMPERATURE = 1.0
 
 # ---------------------------------------------------------------------------------------------
 # Input
@@ -429,6 +487,19 @@ _C.TEST.ALLOW_LOAD_FROM_CACHE = False
 # Run test-time energy refinement: SGLD from the prediction, relations ranked by the refined
 # states (new; the reference's version is dead code).
 _C.TEST.ENERGY_REFINE = False
+# Energy-guided decoding (new): greedy label changes that raise
+# sum log p_head(labels) - WEIGHT * E(graph), starting from the head's argmax; each of ROUNDS
+# rounds scores every change of a pair to one of its TOP_PREDICATES most probable labels by the
+# first-order energy change, evaluates the CANDIDATES best exactly and applies the best one if
+# it improves the objective. A moved pair swaps the logits of its new and old labels, so
+# triplet ranking sees the decoded labels (docs/ENERGY.md "Energy-guided decoding"). Needs
+# MODEL.ENERGY_ON; not together with TEST.ENERGY_REFINE.
+_C.TEST.ENERGY_DECODE = CN()
+_C.TEST.ENERGY_DECODE.ON = False
+_C.TEST.ENERGY_DECODE.WEIGHT = 1.0
+_C.TEST.ENERGY_DECODE.ROUNDS = 10
+_C.TEST.ENERGY_DECODE.TOP_PREDICATES = 3
+_C.TEST.ENERGY_DECODE.CANDIDATES = 8
 # SGB's scene graph detection on one's own images: tools/relation_test_net.py runs the SGDet
 # model over every file of CUSTUM_PATH (a folder, or a JSON list of image paths) instead of
 # evaluating, and writes custom_prediction.json and custom_data_info.json to DETECTED_SGG_DIR
@@ -478,3 +549,60 @@ _C.GLOVE_DIR = "./glove"
 _C.DTYPE = "float32"
 # Seed of Python, NumPy and torch RNGs; each rank adds its rank (new).
 _C.SEED = 0
+
+# ---------------------------------------------------------------------------------------------
+# Sentence-to-graph retrieval (the paper's Table 4; tools/image_retrieval.py, docs/RETRIEVAL.md)
+# ---------------------------------------------------------------------------------------------
+# SGB's retrieval (maskrcnn_benchmark/image_retrieval/ there) with its settings hard-coded in
+# the code and paths edited in the tool; here every setting is a key (new). Training reads
+# SOLVER (iterations, SGB's BASE_LR x IMS_PER_BATCH rule) and SEED like the other trainers.
+_C.RETRIEVAL = CN()
+# SGB's caption-graph file (vg_capgraphs_anno.json); "" = that name beside the data set's h5
+# (SGB's catalog puts it in datasets/vg/; `tools/image_retrieval.py captions` writes it into a
+# synthetic data set's folder).
+_C.RETRIEVAL.CAPTIONS_FILE = ""
+# Retrieval inputs (`tools/image_retrieval.py preprocess` output) to train on: the train split
+# (and val split) of the same run, as SGB trains on the model's graphs of the train images.
+_C.RETRIEVAL.TRAIN_FILES = ()
+# Retrieval input of the test split: its first NUM_TEST usable images are the test pool (the
+# galleries are prefixes of it), the next NUM_VAL the validation set, the rest join training
+# (SGB's image_retrieval_main.py: 5000 and 1000).
+_C.RETRIEVAL.TEST_FILE = ""
+_C.RETRIEVAL.NUM_TEST = 5000
+_C.RETRIEVAL.NUM_VAL = 1000
+
+# How a saved prediction becomes a graph (SGB's preprocessing.py): objects scoring at least
+# OBJ_THRESHOLD; pairs of them whose most probable predicate column (background included) is a
+# predicate; TOP_K > 0 keeps only the TOP_K with the highest triplet score (0 = all, as SGB).
+_C.RETRIEVAL.PREPROCESS = CN()
+_C.RETRIEVAL.PREPROCESS.OBJ_THRESHOLD = 0.1
+_C.RETRIEVAL.PREPROCESS.TOP_K = 0
+
+# SGB's modelv2.SGEncode: embedding width, attention hidden width, graph embedding width, number
+# of attention glimpses and the dropout before every weight-normalised linear map.
+_C.RETRIEVAL.MODEL = CN()
+_C.RETRIEVAL.MODEL.EMBED_DIM = 512
+_C.RETRIEVAL.MODEL.HIDDEN_DIM = 512
+_C.RETRIEVAL.MODEL.OUTPUT_DIM = 1024
+_C.RETRIEVAL.MODEL.GLIMPSES = 2
+_C.RETRIEVAL.MODEL.DROPOUT = 0.2
+
+# SGB's bidirectional triplet loss: hinge margin and the smooth-L1 distance's beta.
+_C.RETRIEVAL.LOSS = CN()
+_C.RETRIEVAL.LOSS.MARGIN = 1.0
+_C.RETRIEVAL.LOSS.SMOOTH_L1_BETA = 1.0 / 9.0
+
+_C.RETRIEVAL.TEST = CN()
+# Gallery sizes (the first N test pairs; a size above the test pool uses the whole pool, and
+# the results say so) and the recall cut-offs (the paper reports R@20 and R@100 at 1000 / 5000).
+_C.RETRIEVAL.TEST.GALLERY_SIZES = (1000, 5000)
+_C.RETRIEVAL.TEST.RECALL_KS = (1, 5, 10, 20, 50, 100)
+# Query-image score: "cosine" (SGB) or "dot" (the EBM code).
+_C.RETRIEVAL.TEST.SIMILARITY = "cosine"
+# Images scored equal to the true one: "pessimistic" (ranked before it: SGB's >= without its
+# off-by-one) or "optimistic" (after it: the EBM code's strict >).
+_C.RETRIEVAL.TEST.TIES = "pessimistic"
+# Validation score during training: R@VAL_RECALL_K on the val pairs.
+_C.RETRIEVAL.TEST.VAL_RECALL_K = 20
+# Chance check: give every query the graph of a randomly permuted image (seeded by SEED).
+_C.RETRIEVAL.TEST.SHUFFLE_GRAPHS = False

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from maskrcnn_benchmark.data import make_data_loader
+from maskrcnn_benchmark.modeling.energy.pretrained import load_pretrained_energy_model
 from maskrcnn_benchmark.solver import make_lr_scheduler, make_optimizer
 from maskrcnn_benchmark.utils.checkpoint import Checkpointer
 from maskrcnn_benchmark.utils.comm import is_distributed
@@ -38,9 +39,9 @@ def build_trainer(
     With ``resume`` and a ``last_checkpoint`` in OUTPUT_DIR, training continues exactly where
     it stopped (weights, optimizer, schedule, grad scaler, iteration, RNG states). Otherwise
     ``init_weights`` (a detector checkpoint for relation training, MODEL.WEIGHT for detector
-    pretraining) initialises the model through ``load_mapping``. ``validate`` returns the
-    validation score every SOLVER.VAL_PERIOD iterations (and before training with PRE_VAL);
-    it drives WarmupReduceLROnPlateau.
+    pretraining) initialises the model through ``load_mapping``, then ENERGY_MODEL.WEIGHT its
+    energy model. ``validate`` returns the validation score every SOLVER.VAL_PERIOD iterations
+    (and before training with PRE_VAL); it drives WarmupReduceLROnPlateau.
     """
     solver = cfg.SOLVER
     optimizer = make_optimizer(cfg, model, slow_heads=slow_heads)
@@ -50,6 +51,9 @@ def build_trainer(
     if resume and checkpointer.has_checkpoint():
         configured_lrs = [group["lr"] for group in optimizer.param_groups]
         extra = checkpointer.load(use_latest=True)
+        if cfg.ENERGY_MODEL.WEIGHT:
+            logger.info("Resumed run: the checkpoint's energy model is kept, ENERGY_MODEL.WEIGHT "
+                        "%s is not loaded", cfg.ENERGY_MODEL.WEIGHT)
         if solver.UPDATE_SCHEDULE_DURING_LOAD:
             # the current config's learning rates and schedule, at the saved iteration
             for group, lr in zip(optimizer.param_groups, configured_lrs):
@@ -64,6 +68,8 @@ def build_trainer(
         if init_weights:
             checkpointer.load(init_weights, use_latest=False, load_mapping=load_mapping,
                               with_optim=False)
+        # a pretrained energy model (tools/energy_pretrain_net.py); a resumed run keeps its own
+        load_pretrained_energy_model(cfg, model)
     start_iter = int(extra.get("iteration", 0))
     trainer = Trainer(
         wrap_ddp(model, device), make_data_loader(cfg, "train", is_distributed(), start_iter),

@@ -14,6 +14,7 @@ from maskrcnn_benchmark.modeling.energy.ebm_checkpoint import (
     BATCHNORM_EPS,
     convert_ebm_energy_state,
 )
+from maskrcnn_benchmark.structures.scene_graph import SceneGraph
 from maskrcnn_benchmark.utils.checkpoint import Checkpointer, load_checkpoint_file
 
 # Keys and shapes of the EBM code's GraphEnergyModel (regenerate with ebm_data/make_ebm_keys.py).
@@ -35,9 +36,9 @@ def ebm_state(seed: int = 0) -> dict[str, torch.Tensor]:
     return state
 
 
-def our_model() -> GraphEnergyModel:
+def our_model(**options) -> GraphEnergyModel:
     """This package's energy model at the EBM widths (label widths = EBM embed widths)."""
-    return GraphEnergyModel(
+    return GraphEnergyModel(**options,
         num_obj_classes=DIMS["num_obj_classes"], num_rel_classes=DIMS["num_rel_classes"],
         roi_feature_dim=DIMS["in_channels"], obj_embed_dim=DIMS["obj_embed_dim"],
         rel_embed_dim=DIMS["rel_embed_dim"], obj_label_embed_dim=DIMS["obj_embed_dim"],
@@ -130,6 +131,75 @@ def test_mapped_egnn_reproduces_the_dense_ebm_computation():
     # EBM divides by (degree + 1e-6), this package by max(degree, 1): equal to ~1e-6.
     torch.testing.assert_close(our_nodes, ref_nodes, rtol=0, atol=1e-5)
     torch.testing.assert_close(our_edges, ref_edges, rtol=0, atol=1e-5)
+
+
+def _dense_ebm_energy(state, graph, extra_layernorm=True):
+    """The EBM code's whole energy from its keys: dense EGNN / GNN, raw-gated sum pooling.
+
+    ``extra_layernorm`` inserts this package's one remaining difference, the LayerNorm after
+    the (eval-mode) BatchNorm of the position embedding.
+    """
+    def lin(x, name):
+        return F.linear(x, state[name + ".weight"], state[name + ".bias"])
+
+    def gated(x, batch, gate):  # EBM pooling: raw linear score times the state, summed
+        return torch.zeros(graph.num_graphs, x.shape[1], dtype=x.dtype).index_add(
+            0, batch, lin(x, gate) * x)
+
+    pos = F.batch_norm(lin(graph.node_positions, "pos_embed.0"), state["pos_embed.1.running_mean"],
+                       state["pos_embed.1.running_var"], state["pos_embed.1.weight"],
+                       state["pos_embed.1.bias"], training=False, eps=BATCHNORM_EPS)
+    if extra_layernorm:
+        pos = F.layer_norm(pos, (pos.shape[-1],))
+    pos = F.relu(lin(pos, "pos_embed.2"))
+    nodes = lin(torch.cat([graph.node_states, pos], -1), "obj_label_embedding")
+    edges = lin(graph.edge_states, "rel_label_embedding")
+    nodes, edges = _dense_ebm_egnn(state, nodes, graph.edge_index, edges)
+    n = graph.num_nodes
+    adj = torch.zeros(n, n, dtype=torch.float64)
+    adj[graph.edge_index[:, 0], graph.edge_index[:, 1]] = 1.0
+    image = lin(graph.image_node_features, "obj_emdedding")
+    cell = nn.GRUCell(image.shape[1], image.shape[1]).double()
+    cell.load_state_dict({k.split(".")[-1]: v for k, v in state.items()
+                          if k.startswith("im_layer.node_gate.")})
+    for _ in range(3):
+        message = adj @ image / (adj.sum(1, keepdim=True) + 1e-6)
+        message = F.relu(lin(F.relu(lin(message, "im_layer.node_kernel.0")),
+                             "im_layer.node_kernel.2"))
+        image = cell(message, image)
+    im_pooled = lin(gated(image, graph.node_batch, "im_pooler.hgate_node.0"),
+                    "im_pooler.poolingLayer.0")
+    sg_pooled = lin(torch.cat([gated(nodes, graph.node_batch, "sg_pooler.hgate_node.0"),
+                               gated(edges, graph.edge_batch, "sg_pooler.hgate_edge.0")], -1),
+                    "sg_pooler.poolingLayer.0")
+    hidden = F.relu(lin(torch.cat([im_pooled, sg_pooled], -1), "energy.0"))
+    return lin(hidden, "energy.2").squeeze(-1)
+
+
+def test_mapped_model_with_raw_gates_is_the_ebm_energy_up_to_the_position_layernorm():
+    state = ebm_state(7)
+    gen = torch.Generator().manual_seed(8)
+    sizes, pairs = [4, 3], [torch.tensor([[0, 1], [1, 0], [0, 2], [3, 2]]),
+                            torch.tensor([[0, 1], [2, 1]])]
+
+    def rand(*shape):
+        return torch.rand(*shape, generator=gen, dtype=torch.float64)
+
+    graph = SceneGraph.from_images(
+        [rand(k, DIMS["num_obj_classes"]) for k in sizes],
+        [rand(len(p), DIMS["num_rel_classes"]) for p in pairs], pairs,
+        [rand(k, 9) for k in sizes], [rand(k, DIMS["in_channels"]) - 0.5 for k in sizes])
+    raw, sigmoid = our_model(pooling_gate="raw"), our_model()
+    for model in (raw, sigmoid):
+        model.load_state_dict(convert_ebm_energy_state(state)[0], strict=True)
+    expected = _dense_ebm_energy(state, graph)
+    assert expected.abs().min() > 1.0
+    # EBM divides neighbour sums by (degree + 1e-6), this package by max(degree, 1).
+    torch.testing.assert_close(raw(graph), expected, rtol=1e-5, atol=0)
+    assert ((sigmoid(graph) - expected) / expected).abs().min() > 1e-2  # default gates differ
+    # the LayerNorm is the one difference left: without it the EBM energy is another number
+    without = _dense_ebm_energy(state, graph, extra_layernorm=False)
+    assert ((without - expected) / expected).abs().min() > 1e-3
 
 
 def test_batchnorm_is_folded_into_the_position_linear():

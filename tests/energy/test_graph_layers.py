@@ -13,8 +13,11 @@ def _neighbour_mean_or_sum(states, edges, node, aggregation):
     if aggregation is Aggregation.REFERENCE:  # mean over the objects this subject points to
         rows = [states[j] for i, j in edges if i == node]
         return torch.stack(rows).mean(0) if rows else torch.zeros_like(states[0])
-    rows = [states[i] for i, j in edges if j == node]  # sum over nodes pointing to this node
-    return torch.stack(rows).sum(0) if rows else torch.zeros_like(states[0])
+    rows = [states[i] for i, j in edges if j == node]  # nodes pointing to this node
+    if not rows:
+        return torch.zeros_like(states[0])
+    return torch.stack(rows).mean(0) if aggregation is Aggregation.MEAN else torch.stack(
+        rows).sum(0)
 
 
 def _slow_egnn(layer, nodes, edge_states, edges):
@@ -23,8 +26,9 @@ def _slow_egnn(layer, nodes, edge_states, edges):
         for n in range(nodes.shape[0]):
             to_node = _neighbour_mean_or_sum(nodes, edges, n, layer.aggregation)
             incoming = [edge_states[k] for k, (_, j) in enumerate(edges) if j == n]
-            edge_sum = torch.stack(incoming).sum(0) if incoming else torch.zeros_like(
-                edge_states[0])
+            edge_sum = torch.zeros_like(edge_states[0]) if not incoming else (
+                torch.stack(incoming).mean(0) if layer.aggregation is Aggregation.MEAN
+                else torch.stack(incoming).sum(0))
             message = (layer.alpha * layer.node2node_kernel(to_node)
                        + (1 - layer.alpha) * layer.edge2node_kernel(edge_sum))
             new_nodes.append(layer.node_gate(message[None], nodes[n][None])[0])

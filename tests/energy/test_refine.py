@@ -1,4 +1,5 @@
-"""Test-time energy refinement: identity at zero steps, well-formed logits, no parameter grads."""
+"""Test-time energy refinement: identity at zero steps, well-formed logits, no parameter grads,
+and the discrete sampler's label swaps."""
 
 import dataclasses
 
@@ -6,7 +7,12 @@ import pytest
 import torch
 from energy_testing import NUM_OBJ, make_head_output, make_model
 
-from maskrcnn_benchmark.modeling.energy import EnergyRefiner, GradMode, build_energy_refiner
+from maskrcnn_benchmark.modeling.energy import (
+    EnergyRefiner,
+    GradMode,
+    build_energy_refiner,
+    build_sampler,
+)
 from maskrcnn_benchmark.modeling.energy.samplers import SGLD
 from maskrcnn_benchmark.structures.scene_graph import SGGTask
 
@@ -68,3 +74,36 @@ def test_refiner_samples_in_detach_mode_and_is_built_only_when_asked(energy_cfg)
     energy_cfg.MODEL.ROI_RELATION_HEAD.USE_GT_BOX = False
     refiner = build_energy_refiner(energy_cfg, NUM_OBJ)
     assert refiner.task is SGGTask.SGDET and refiner.sampler.num_steps == 3
+
+
+def _is_swap_of_the_argmax(new, old):
+    """Row unchanged, or two entries exchanged, one of them the row's original argmax."""
+    diff = (new != old).nonzero().flatten().tolist()
+    if not diff:
+        return True
+    if len(diff) != 2 or int(old.argmax()) not in diff:
+        return False
+    a, b = diff
+    return bool(new[a] == old[b] and new[b] == old[a])
+
+
+@pytest.mark.parametrize("task", [SGGTask.PREDCLS, SGGTask.SGCLS])
+def test_discrete_sampler_refines_by_swapping_sampled_labels(energy_cfg, task):
+    energy_cfg.SAMPLER.NAME, energy_cfg.SAMPLER.ITERS = "GibbsWithGradients", 3
+    energy_cfg.SAMPLER.PROPOSAL_TEMPERATURE = 50.0  # nearly every flip accepted
+    sampler = build_sampler(energy_cfg)
+    refiner = EnergyRefiner(task=task, sampler=sampler, num_obj_classes=NUM_OBJ)
+    assert refiner.sampler.grad_mode is GradMode.DETACH
+    output = _eval_output()
+    with torch.no_grad():
+        refined = refiner(make_model().eval(), output)
+    changed = [0, 0]
+    fields = ["relation_logits"] + (["refine_logits"] if task.free_nodes else [])
+    for field in fields:
+        for image, (new, old) in enumerate(zip(getattr(refined, field), getattr(output, field))):
+            assert new.dtype == old.dtype and new.shape == old.shape
+            assert all(_is_swap_of_the_argmax(n, o) for n, o in zip(new, old))
+            changed[image] += int((new != old).any(1).sum())
+    assert all(0 < count <= 3 for count in changed)
+    if not task.free_nodes:
+        assert refined.refine_logits is output.refine_logits

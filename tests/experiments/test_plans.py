@@ -64,7 +64,7 @@ def test_structure_plan_shares_the_main_grid_runs_and_adds_the_baselines():
     main = dict(plans.plan("main", "out"))
     runs = plans.plan("structure", "out")
     names = [name for name, _ in runs]
-    assert len(names) == len(set(names)) == 3 * 4 * 4 + 4 + 3
+    assert len(names) == len(set(names)) == 3 * 4 * 4 + 4 + 4 + 3
     shared = [(name, overrides) for name, overrides in runs if name in main]
     # CE and the paper's EBM are the main grid's runs, with the very same overrides
     assert len(shared) == 3 * 4 * 2 and all(main[name] == ovr for name, ovr in shared)
@@ -79,11 +79,23 @@ def test_structure_plan_shares_the_main_grid_runs_and_adds_the_baselines():
         "out", "vctree_predcls_ebm_struct_seed0", "model_final.pth")]
     # screening variants differ from the structured EBM in exactly the named keys
     nohard = dict(zip(*[iter(structure["motifs_predcls_ebm_struct_nohard_seed0"])] * 2))
-    full = dict(zip(*[iter(struct)] * 2))
-    assert {k for k in full if full[k] != nohard.get(k)} == {
-        "ENERGY_MODEL.HARD_NEGATIVES.NUM", "SEED"}
-    summed = dict(zip(*[iter(structure["motifs_predcls_ebm_struct_sum_seed0"])] * 2))
-    assert set(full) - set(summed) == {"ENERGY_MODEL.POOLING", "ENERGY_MODEL.EDGE_DIRECTIONS"}
+    full = dict(zip(*[iter(structure["motifs_predcls_ebm_struct_seed0"])] * 2))
+    assert {k for k in full if full[k] != nohard.get(k)} == {"ENERGY_MODEL.HARD_NEGATIVES.NUM"}
+    # the structured runs load their seed's pretrained energy model, except "nopretrain"
+    weight = os.path.join("energy_pretrain", "seed1", "energy_model.pth")
+    assert struct[-2:] == ["ENERGY_MODEL.WEIGHT", weight]
+    assert plans.pretrained_energy("output/results", 1) == os.path.join("output", weight)
+    assert "ENERGY_MODEL.WEIGHT" not in structure["motifs_predcls_ebm_struct_nopretrain_seed0"]
+    assert "ENERGY_MODEL.WEIGHT" not in decode  # the trained model holds its energy model
+    ce_decode = structure["motifs_sgcls_ce_decode_seed0"]
+    assert ce_decode[ce_decode.index("MODEL.ENERGY_ON") + 1] == "True"
+    assert ce_decode[-6:] == ["ENERGY_MODEL.WEIGHT", os.path.join("energy_pretrain", "seed0",
+                                                                  "energy_model.pth"),
+                              "TEST.ENERGY_DECODE.ON", "True", "MODEL.WEIGHT",
+                              os.path.join("out", "motifs_sgcls_ce_seed0", "model_final.pth")]
+    assert [seed for seed, _ in plans.pretraining_runs("out")] == [0, 1, 2]
+    seed, opts = plans.pretraining_runs("output/results")[2]
+    assert opts[-2:] == ["OUTPUT_DIR", os.path.join("output", "energy_pretrain", "seed2")]
 
 
 def test_replaced_names_an_unknown_key():

@@ -83,6 +83,46 @@ def test_label_smoothing_matches_sgb_formula():
     assert torch.allclose(losses["loss_rel"], manual)
 
 
+def test_label_smoothing_epsilon_is_configurable():
+    logits = torch.randn(3, 5)
+    labels = torch.tensor([1, 0, 4])
+    losses = RelationLossComputation(True, label_smoothing_epsilon=0.2)(
+        [_proposal([1, 1, 1])], [labels], [logits], [torch.randn(3, 3)])
+    target = F.one_hot(labels, 5).float() * 0.8 + 0.2 / 5
+    manual = (-torch.log_softmax(logits, 1) * target).sum(1).mean()
+    assert torch.allclose(losses["loss_rel"], manual)
+
+
+def test_confidence_penalty_subtracts_mean_entropy_of_predicates_only():
+    rel_logits = [torch.randn(3, 5), torch.randn(2, 5)]
+    obj_logits = [torch.randn(2, 4), torch.randn(1, 4)]
+    rel_labels = [torch.tensor([1, 0, 4]), torch.tensor([0, 2])]
+    proposals = [_proposal([1, 3]), _proposal([2])]
+    plain = RelationLossComputation(False)(proposals, rel_labels, rel_logits, obj_logits)
+    penalised = RelationLossComputation(False, confidence_penalty=0.3)(
+        proposals, rel_labels, rel_logits, obj_logits)
+    probs = torch.softmax(torch.cat(rel_logits), 1)
+    entropy = -(probs * probs.log()).sum(1).mean()
+    assert torch.allclose(penalised["loss_rel"], plain["loss_rel"] - 0.3 * entropy)
+    assert torch.equal(penalised["loss_refine_obj"], plain["loss_refine_obj"])
+    # its gradient pushes the top logit down harder than plain CE does: softer predictions
+    logits = torch.tensor([[4.0, 0.0, 0.0]], requires_grad=True)
+
+    def top_logit_grad(penalty):
+        loss = RelationLossComputation(False, confidence_penalty=penalty)(
+            [_proposal([1])], [torch.tensor([0])], [logits], [torch.randn(1, 2)])["loss_rel"]
+        return torch.autograd.grad(loss, logits)[0][0, 0].item()
+
+    assert top_logit_grad(1.0) > top_logit_grad(0.0)
+
+
+@pytest.mark.parametrize("kwargs", [{"label_smoothing_epsilon": 1.0},
+                                    {"confidence_penalty": -0.1}])
+def test_softening_losses_reject_bad_weights(kwargs):
+    with pytest.raises(ValueError, match="LABEL_SMOOTHING_EPSILON|CONFIDENCE_PENALTY"):
+        RelationLossComputation(True, **kwargs)
+
+
 def test_losses_without_any_pair_are_finite_zero_with_a_graph():
     rel_logits = torch.zeros(0, 5, requires_grad=True)
     obj_logits = torch.randn(1, 4, requires_grad=True)

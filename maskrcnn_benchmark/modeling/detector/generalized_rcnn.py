@@ -33,7 +33,8 @@ class GeneralizedRCNN(nn.Module):
     - energy training (``energy_model`` set, MODEL.ENERGY_ON): the training loss dict is the
       energy objective's Eq. 5 terms (task losses x lambda_t, energy loss, L2 regulariser); in
       eval, an ``energy_refiner`` (TEST.ENERGY_REFINE) refines the relation head's output with
-      the sampler before post-processing.
+      the sampler, or an ``energy_decoder`` (TEST.ENERGY_DECODE.ON) re-decodes its relation
+      labels under the energy, before post-processing (at most one of the two is set).
 
     Once :meth:`freeze_detector` is called (done by the builder in relation mode), backbone, RPN
     and box head have ``requires_grad=False``, stay in eval mode whatever ``train()`` says and
@@ -43,7 +44,7 @@ class GeneralizedRCNN(nn.Module):
 
     def __init__(self, backbone: nn.Module, rpn: nn.Module, roi_heads: CombinedROIHeads,
                  energy_model: nn.Module | None = None, energy_objective: Any = None,
-                 energy_refiner: Any = None) -> None:
+                 energy_refiner: Any = None, energy_decoder: Any = None) -> None:
         super().__init__()
         self.backbone = backbone
         self.rpn = rpn
@@ -51,6 +52,7 @@ class GeneralizedRCNN(nn.Module):
         self.energy_model = energy_model
         self.energy_objective = energy_objective
         self.energy_refiner = energy_refiner
+        self.energy_decoder = energy_decoder
         self.detector_frozen = False
 
     @property
@@ -101,6 +103,8 @@ class GeneralizedRCNN(nn.Module):
             return relation_losses
         if self.energy_refiner is not None:
             relation_output = self.energy_refiner(self.energy_model, relation_output)
+        if self.energy_decoder is not None:
+            relation_output = self.energy_decoder(self.energy_model, relation_output)
         return self.roi_heads.relation.post_process(relation_output)
 
 
@@ -115,6 +119,7 @@ def build_generalized_rcnn(cfg: CfgNode, statistics: Any = None) -> GeneralizedR
             raise ValueError("MODEL.ENERGY_ON needs MODEL.RELATION_ON True: the energy loss "
                              "trains a relation head")
         from maskrcnn_benchmark.modeling.energy import (
+            build_energy_decoder,
             build_energy_model,
             build_energy_objective,
             build_energy_refiner,
@@ -125,11 +130,13 @@ def build_generalized_rcnn(cfg: CfgNode, statistics: Any = None) -> GeneralizedR
         feature_dim = roi_heads.relation.box_feature_extractor.out_channels
         energy = {
             "energy_model": build_energy_model(cfg, feature_dim, num_obj, num_rel),
-            "energy_objective": build_energy_objective(cfg, num_obj, num_rel),
+            "energy_objective": build_energy_objective(cfg, num_obj, num_rel, statistics),
             "energy_refiner": build_energy_refiner(cfg, num_obj),
+            "energy_decoder": build_energy_decoder(cfg, num_obj),
         }
-    elif cfg.TEST.ENERGY_REFINE:
-        raise ValueError("TEST.ENERGY_REFINE needs an energy model: set MODEL.ENERGY_ON True "
+    elif cfg.TEST.ENERGY_REFINE or cfg.TEST.ENERGY_DECODE.ON:
+        key = "TEST.ENERGY_REFINE" if cfg.TEST.ENERGY_REFINE else "TEST.ENERGY_DECODE.ON"
+        raise ValueError(f"{key} needs an energy model: set MODEL.ENERGY_ON True "
                          "(and load a checkpoint trained with it)")
     model = GeneralizedRCNN(
         backbone, build_rpn(cfg, backbone.out_channels), roi_heads, **energy

@@ -19,12 +19,15 @@ DDP). ``base_model`` is an SGB detector with relation head and loads as it is;
   ``energy``) is copied under its own name.
 
 Every EGNN / GGNN layer, embedding and the energy MLP compute what they computed in the EBM code
-(up to its 1e-6 in the denominator of the neighbour mean). Two documented design differences
-(docs/ENERGY.md) cannot be mapped: the position embedding normalises with LayerNorm (so the
-folded eval-mode BatchNorm output is normalised once more), and the pooling gates pass through a
-sigmoid. A mapped EBM energy model is therefore a trained initialisation for further training or
-refinement, not the EBM code's energy function; the relation model (``base_model``) is copied
-unchanged.
+(up to its 1e-6 in the denominator of the neighbour mean) under the default architecture keys
+(``MESSAGE_AGGREGATION reference``, ``EDGE_DIRECTIONS incoming``, ``POOLING sum``,
+``SPECTRAL_NORM False``). The pooling gates equal the EBM code's with ``ENERGY_MODEL.POOLING_GATE
+raw``; the default ``sigmoid`` passes the same scores through a sigmoid. One documented
+difference (docs/ENERGY.md) cannot be mapped: the position embedding normalises with LayerNorm,
+so the folded eval-mode BatchNorm output is normalised once more. A mapped EBM energy model is
+therefore a trained initialisation for further training or refinement, not the EBM code's energy
+function (with raw gates, it is that function with one extra LayerNorm on the box codes); the
+relation model (``base_model``) is copied unchanged.
 """
 
 from __future__ import annotations
@@ -212,8 +215,9 @@ def convert_ebm_checkpoint(data: Mapping[str, Any], source: str = "") -> dict[st
         "%s is an EBM-code checkpoint: base_model (%d keys) loads under its own names; "
         "energy_model mapped onto energy_model.* (%s):\n%s\n    not loaded: %s. The mapped "
         "energy model "
-        "normalises box codes with LayerNorm and gates its pooling with a sigmoid, so its "
-        "energies differ from the EBM code's (docs/ENERGY.md).",
+        "normalises box codes with LayerNorm (and, unless ENERGY_MODEL.POOLING_GATE is raw, "
+        "gates its pooling with a sigmoid), so its energies differ from the EBM code's "
+        "(docs/ENERGY.md).",
         source or "checkpoint", len(model) - len(energy), _widths(energy), report.summary(),
         ", ".join(skipped) or "nothing")
     return converted

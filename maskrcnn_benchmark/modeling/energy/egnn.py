@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from .message_passing import Aggregation, aggregate_incoming_edges, aggregate_neighbour_nodes
+from .message_passing import Aggregation, EdgeDirections, aggregate_edges, aggregate_neighbour_nodes
 
 __all__ = ["EGNNLayer", "two_layer_kernel"]
 
@@ -19,13 +19,17 @@ class EGNNLayer(nn.Module):
     """``iters`` rounds of node and direction-aware edge updates with shared weights.
 
     Each round computes every message from the previous round's states:
-    ``m_i = alpha * K_nn(agg_j n_j) + (1 - alpha) * K_en(sum_{j->i} e_{j->i})`` (Eq. 7),
+    ``m_i = alpha * K_nn(agg_j n_j) + (1 - alpha) * K_en(agg_{j->i} e_{j->i})`` (Eq. 7),
     ``d_{i->j} = K_ne([n_i || n_j])`` (Eq. 8; the concatenation order makes it direction
     aware), then ``n_i <- GRU(m_i, n_i)`` and ``e_{i->j} <- GRU(d_{i->j}, e_{i->j})``.
+    With ``EdgeDirections.BOTH`` the edge term becomes
+    ``K_en(agg_{j->i} e_{j->i}) + K_en_out(agg_{i->j} e_{i->j})`` (separate kernel for the
+    outgoing edges); ``agg`` sums or averages as ``aggregation`` says.
     """
 
     def __init__(self, *, node_dim: int, edge_dim: int, message_dim: int, iters: int,
-                 alpha: float, aggregation: Aggregation) -> None:
+                 alpha: float, aggregation: Aggregation,
+                 edge_directions: EdgeDirections = EdgeDirections.INCOMING) -> None:
         super().__init__()
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"ENERGY_MODEL.ALPHA must lie in [0, 1], got {alpha}")
@@ -34,8 +38,11 @@ class EGNNLayer(nn.Module):
         self.iters = iters
         self.alpha = alpha
         self.aggregation = aggregation
+        self.edge_directions = edge_directions
         self.node2node_kernel = two_layer_kernel(node_dim, node_dim, node_dim)
         self.edge2node_kernel = two_layer_kernel(edge_dim, node_dim, node_dim)
+        if edge_directions is EdgeDirections.BOTH:
+            self.edge2node_out_kernel = two_layer_kernel(edge_dim, node_dim, node_dim)
         self.node2edge_kernel = two_layer_kernel(2 * node_dim, message_dim, message_dim)
         self.node_gate = nn.GRUCell(node_dim, node_dim)
         # Bias-free as in the EBM code (there it kept absent edges of a dense grid at zero).
@@ -48,13 +55,21 @@ class EGNNLayer(nn.Module):
         for _ in range(self.iters):
             node2node = self.node2node_kernel(
                 aggregate_neighbour_nodes(node_states, edge_index, self.aggregation))
-            edge2node = self.edge2node_kernel(
-                aggregate_incoming_edges(edge_states, edge_index, node_states.shape[0]))
+            edge2node = self._edge_to_node(edge_states, edge_index, node_states.shape[0])
             node2edge = self._node_to_edge(node_states, subjects, objects)
             messages = self.alpha * node2node + (1.0 - self.alpha) * edge2node
             node_states, edge_states = (self.node_gate(messages, node_states),
                                         self.edge_gate(node2edge, edge_states))
         return node_states, edge_states
+
+    def _edge_to_node(self, edge_states: Tensor, edge_index: Tensor, num_nodes: int) -> Tensor:
+        """``K_en`` of the incoming edges (plus ``K_en_out`` of the outgoing ones if BOTH)."""
+        incoming = self.edge2node_kernel(
+            aggregate_edges(edge_states, edge_index, num_nodes, self.aggregation))
+        if self.edge_directions is EdgeDirections.INCOMING:
+            return incoming
+        return incoming + self.edge2node_out_kernel(
+            aggregate_edges(edge_states, edge_index, num_nodes, self.aggregation, outgoing=True))
 
     def _node_to_edge(self, node_states: Tensor, subjects: Tensor, objects: Tensor) -> Tensor:
         """``K_ne([n_i || n_j])`` for every edge, with the first (linear) layer applied per node.

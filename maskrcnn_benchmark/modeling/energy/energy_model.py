@@ -4,11 +4,17 @@ Differences from the EBM code's ``GraphEnergyModel`` (all deliberate, see docs/E
 sparse edge-list message passing instead of dense N x N grids (the 1x1 convolutions of the
 node-to-edge kernel become Linear layers), the *label* embedding widths read from
 EBM.OBJ/REL_LABEL_EMBED_DIM, LayerNorm in place of BatchNorm in the box-position embedding,
-sigmoid pooling gates, and no unused layers. ``ebm_checkpoint.py`` maps EBM-code checkpoints
-onto this model.
+sigmoid pooling gates by default (``raw`` = the EBM code's), and no unused layers.
+``ebm_checkpoint.py`` maps EBM-code checkpoints onto this model.
+
+Architecture options (all off by default, i.e. the EBM code's computation): mean message
+aggregation, outgoing edges in the node update, mean pooling, raw pooling gates, spectral
+normalisation (``spectral.py``).
 """
 
 from __future__ import annotations
+
+import enum
 
 import torch
 from torch import Tensor, nn
@@ -18,8 +24,9 @@ from maskrcnn_benchmark.structures.scene_graph import BOX_INFO_DIM, SceneGraph
 
 from .egnn import EGNNLayer
 from .ggnn import GGNNLayer
-from .message_passing import Aggregation
-from .pooling import EdgeGatedPooling, GatedPooling
+from .message_passing import Aggregation, EdgeDirections
+from .pooling import EdgeGatedPooling, GatedPooling, Pooling, PoolingGate
+from .spectral import apply_spectral_norm, weights_once
 
 __all__ = ["GraphEnergyModel", "build_energy_model", "POSITION_EMBED_DIM"]
 
@@ -33,11 +40,23 @@ class GraphEnergyModel(nn.Module):
     def __init__(self, *, num_obj_classes: int, num_rel_classes: int, roi_feature_dim: int,
                  obj_embed_dim: int, rel_embed_dim: int, obj_label_embed_dim: int,
                  rel_label_embed_dim: int, pooling_dim: int, iters: int, alpha: float,
-                 aggregation: Aggregation, use_image_graph: bool) -> None:
+                 aggregation: Aggregation | str, use_image_graph: bool,
+                 edge_directions: EdgeDirections | str = EdgeDirections.INCOMING,
+                 pooling: Pooling | str = Pooling.SUM,
+                 pooling_gate: PoolingGate | str = PoolingGate.SIGMOID,
+                 spectral_norm: bool = False) -> None:
         super().__init__()
+        aggregation = _option(Aggregation, "MESSAGE_AGGREGATION", aggregation)
+        edge_directions = _option(EdgeDirections, "EDGE_DIRECTIONS", edge_directions)
+        pooling = _option(Pooling, "POOLING", pooling)
+        pooling_gate = _option(PoolingGate, "POOLING_GATE", pooling_gate)
+        if not isinstance(spectral_norm, bool):
+            raise ValueError("ENERGY_MODEL.SPECTRAL_NORM must be True or False, got "
+                             f"{spectral_norm!r}")
         self.num_obj_classes = num_obj_classes
         self.num_rel_classes = num_rel_classes
         self.use_image_graph = use_image_graph
+        self.spectral_norm = spectral_norm
         # LayerNorm, not the reference's BatchNorm: batch statistics would couple the images
         # of a batch and drift running statistics at every sampler step.
         self.pos_embed = nn.Sequential(
@@ -49,31 +68,37 @@ class GraphEnergyModel(nn.Module):
         self.rel_label_embedding = nn.Linear(num_rel_classes, rel_label_embed_dim)
         self.sg_layer = EGNNLayer(node_dim=obj_label_embed_dim, edge_dim=rel_label_embed_dim,
                                   message_dim=rel_embed_dim, iters=iters, alpha=alpha,
-                                  aggregation=aggregation)
+                                  aggregation=aggregation, edge_directions=edge_directions)
         self.sg_pooler = EdgeGatedPooling(node_dim=obj_label_embed_dim,
-                                          edge_dim=rel_label_embed_dim, pooling_dim=pooling_dim)
+                                          edge_dim=rel_label_embed_dim, pooling_dim=pooling_dim,
+                                          pooling=pooling, gate=pooling_gate)
         if use_image_graph:
             self.obj_embedding = nn.Linear(roi_feature_dim, obj_embed_dim)
             self.im_layer = GGNNLayer(node_dim=obj_embed_dim, iters=iters,
                                       aggregation=aggregation)
-            self.im_pooler = GatedPooling(node_dim=obj_embed_dim, pooling_dim=pooling_dim)
+            self.im_pooler = GatedPooling(node_dim=obj_embed_dim, pooling_dim=pooling_dim,
+                                          pooling=pooling, gate=pooling_gate)
         num_pooled = 2 if use_image_graph else 1
         self.energy = nn.Sequential(nn.Linear(num_pooled * pooling_dim, pooling_dim), nn.ReLU(),
                                     nn.Linear(pooling_dim, 1))
+        if spectral_norm:
+            apply_spectral_norm(self)
 
     @classmethod
     def from_config(cls, cfg, roi_feature_dim: int, num_obj_classes: int,
                     num_rel_classes: int) -> GraphEnergyModel:
         """Build from ENERGY_MODEL.* and MODEL.ROI_RELATION_HEAD.EBM.*."""
         ebm = cfg.MODEL.ROI_RELATION_HEAD.EBM
+        energy = cfg.ENERGY_MODEL
         return cls(
             num_obj_classes=num_obj_classes, num_rel_classes=num_rel_classes,
             roi_feature_dim=roi_feature_dim, obj_embed_dim=ebm.OBJ_EMBED_DIM,
             rel_embed_dim=ebm.REL_EMBED_DIM, obj_label_embed_dim=ebm.OBJ_LABEL_EMBED_DIM,
             rel_label_embed_dim=ebm.REL_LABEL_EMBED_DIM, pooling_dim=ebm.POOLING_DIM,
-            iters=cfg.ENERGY_MODEL.ITERS, alpha=cfg.ENERGY_MODEL.ALPHA,
-            aggregation=_aggregation(cfg.ENERGY_MODEL.MESSAGE_AGGREGATION),
-            use_image_graph=cfg.ENERGY_MODEL.USE_IMAGE_GRAPH,
+            iters=energy.ITERS, alpha=energy.ALPHA, aggregation=energy.MESSAGE_AGGREGATION,
+            use_image_graph=energy.USE_IMAGE_GRAPH, edge_directions=energy.EDGE_DIRECTIONS,
+            pooling=energy.POOLING, pooling_gate=energy.POOLING_GATE,
+            spectral_norm=energy.SPECTRAL_NORM,
         )
 
     def image_embedding(self, graph: SceneGraph) -> Tensor | None:
@@ -88,12 +113,17 @@ class GraphEnergyModel(nn.Module):
             raise ValueError("GraphEnergyModel: the scene graph carries no image_node_features "
                              "but ENERGY_MODEL.USE_IMAGE_GRAPH is True")
         features = graph.image_node_features.to(self._dtype())
-        nodes = self.im_layer(self.obj_embedding(features), graph.edge_index)
-        return self.im_pooler(nodes, graph.node_batch, graph.num_graphs)
+        with weights_once(self.spectral_norm):
+            nodes = self.im_layer(self.obj_embedding(features), graph.edge_index)
+            return self.im_pooler(nodes, graph.node_batch, graph.num_graphs)
 
     def forward(self, graph: SceneGraph, image_embedding: Tensor | None = None) -> Tensor:
         """[B] energies; ``image_embedding`` defaults to ``self.image_embedding(graph)``."""
         self._check_widths(graph)
+        with weights_once(self.spectral_norm):
+            return self._energy(graph, image_embedding)
+
+    def _energy(self, graph: SceneGraph, image_embedding: Tensor | None) -> Tensor:
         dtype = self._dtype()
         positions = self.pos_embed(graph.node_positions.to(dtype))
         nodes = self.obj_label_embedding(torch.cat([graph.node_states.to(dtype), positions], -1))
@@ -108,7 +138,8 @@ class GraphEnergyModel(nn.Module):
         return self.energy(pooled).squeeze(-1)
 
     def _dtype(self) -> torch.dtype:
-        return self.rel_label_embedding.weight.dtype
+        # The bias: reading a spectrally normalised weight would run a power iteration.
+        return self.rel_label_embedding.bias.dtype
 
     def _check_widths(self, graph: SceneGraph) -> None:
         if graph.node_states.shape[1] != self.num_obj_classes:
@@ -123,13 +154,15 @@ class GraphEnergyModel(nn.Module):
                 "(MODEL.ROI_RELATION_HEAD.NUM_CLASSES); rebuild it for this dataset")
 
 
-def _aggregation(name: str) -> Aggregation:
+def _option(choices: type[enum.Enum], key: str, value: enum.Enum | str) -> enum.Enum:
+    """``value`` as a member of ``choices``; a clear error naming ENERGY_MODEL.``key``."""
+    if isinstance(value, choices):
+        return value
     try:
-        return Aggregation(name)
+        return choices(value)
     except ValueError:
-        known = [a.value for a in Aggregation]
-        raise ValueError(
-            f"ENERGY_MODEL.MESSAGE_AGGREGATION must be one of {known}, got {name!r}") from None
+        known = [member.value for member in choices]
+        raise ValueError(f"ENERGY_MODEL.{key} must be one of {known}, got {value!r}") from None
 
 
 def build_energy_model(cfg, roi_feature_dim: int, num_obj_classes: int,

@@ -11,7 +11,11 @@ __all__ = ["GGNNLayer"]
 
 
 class GGNNLayer(nn.Module):
-    """``iters`` rounds of ``h <- GRU(K(agg_j h_j), h)`` with shared weights (no edge states)."""
+    """``iters`` rounds of ``h <- GRU(K(agg_j h_j), h)`` with shared weights.
+
+    ``agg`` follows ``aggregation`` (reference / sum / mean); the image graph has no edge
+    states, so ENERGY_MODEL.EDGE_DIRECTIONS does not apply here.
+    """
 
     def __init__(self, *, node_dim: int, iters: int, aggregation: Aggregation) -> None:
         super().__init__()

@@ -6,7 +6,9 @@
   ``negative_energy_grad_factor`` returns the per-image ``f_b`` by differentiating the loss
   code itself, so its batch reduction is whatever the loss does; for Eq. 2 with the mean L2
   term of Eq. 4, ``f_b = -lambda_e T + 2 lambda_r E-_b``, zero at the saturated optimum
-  ``E- = lambda_e T / (2 lambda_r)``.
+  ``E- = lambda_e T / (2 lambda_r)``. With M negatives per image (E- of shape [B, M], the
+  sampled graph in column 0 and constant hard negatives after it) the factor is returned for
+  every negative, ``f_bm = B * dL/dE-_bm``; only column 0 reaches the relation model.
 - Gradient ratio (``energy/grad_ratio``). ``relation_gradient_norms`` returns the norms of the
   energy losses' and the task losses' gradients with respect to the relation logits (all
   images together), keeping the autograd graph for the training step's backward pass.
@@ -24,12 +26,13 @@ __all__ = ["negative_energy_grad_factor", "relation_gradient_norms"]
 
 def negative_energy_grad_factor(energy_terms: Callable[[Tensor, Tensor], Tensor],
                                 positive: Tensor, negative: Tensor) -> Tensor:
-    """[B] factors ``B * d energy_terms(E+, E-) / d E-_b`` on detached float32 copies."""
+    """Factors ``B * d energy_terms(E+, E-) / d E-`` ([B] or [B, M], like ``negative``) on
+    detached float32 copies; B is the number of images (rows of ``negative``)."""
     with torch.enable_grad(), torch.autocast(negative.device.type, enabled=False):
         leaf = negative.detach().float().clone().requires_grad_(True)
         total = energy_terms(positive.detach().float(), leaf)
         (grad,) = torch.autograd.grad(total, leaf)
-    return grad * leaf.numel()
+    return grad * leaf.shape[0]
 
 
 def relation_gradient_norms(energy_loss: Tensor, task_loss: Tensor | None,

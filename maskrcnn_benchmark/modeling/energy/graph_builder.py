@@ -5,9 +5,12 @@ Follows the EBM code's graph construction (reference-spec-models Sec. 4.3):
 - GT graph: edges = the non-zero cells of each target's ``relation`` matrix; edge states =
   one-hot predicates, node states = one-hot GT labels, both plus N(0, noise_std^2) noise
   (ENERGY_MODEL.DATA_NOISE_VAR, used as a standard deviation like the EBM code).
-- Predicted graph: edges = the head's ``rel_pair_idxs``; edge states = row-wise min-max
-  normalised relation logits; node states = one-hot labels plus noise in PredCls (from the
-  proposals' ``labels``, not from the logits), min-max normalised refine logits otherwise.
+- Predicted graph: edges = the head's ``rel_pair_idxs``; node states = one-hot labels plus
+  noise in PredCls (from the proposals' ``labels``, not from the logits). Edge states (and in
+  SGCls / SGDet node states, from ``refine_logits``) follow ENERGY_MODEL.NEGATIVE_STATES:
+  "minmax" (row-wise min-max normalised logits, the EBM code), "softmax" (probabilities) or
+  "sample" (one-hot draws from the softmax with a straight-through gradient, plus the same
+  N(0, noise_std^2) noise as the positive states, so both graphs have the same row statistics).
 - Matched GT graph (``ENERGY_MODEL.POSITIVE_GRAPH "matched"``, new): the predicted graph's nodes,
   pairs and image graph with GT states: one-hot proposal labels and one-hot ``rel_labels``
   (background predicate for unrelated pairs), plus noise. E+ and E- then differ only in the
@@ -31,8 +34,12 @@ from maskrcnn_benchmark.structures.scene_graph import SceneGraph, SGGTask, encod
 
 from .normalization import minmax_normalize
 
-__all__ = ["RelationHeadOutputLike", "build_gt_graph", "build_matched_gt_graph",
-           "build_predicted_graph", "gt_image_features"]
+__all__ = ["NEGATIVE_STATES", "RelationHeadOutputLike", "build_gt_graph",
+           "build_matched_gt_graph", "build_predicted_graph", "gt_image_features",
+           "straight_through_one_hot"]
+
+# How logits become the predicted graph's free states (ENERGY_MODEL.NEGATIVE_STATES).
+NEGATIVE_STATES = ("minmax", "softmax", "sample")
 
 
 class RelationHeadOutputLike(Protocol):
@@ -118,15 +125,39 @@ def build_matched_gt_graph(output: RelationHeadOutputLike, *, num_obj_classes: i
 
 
 def build_predicted_graph(output: RelationHeadOutputLike, task: SGGTask, *, num_obj_classes: int,
-                          noise_std: float, with_image_graph: bool) -> SceneGraph:
-    """The scene graph predicted by the relation head (+ its image graph if requested)."""
+                          noise_std: float, with_image_graph: bool,
+                          states: str = "minmax") -> SceneGraph:
+    """The scene graph predicted by the relation head (+ its image graph if requested), its
+    logits turned into states as ``states`` (one of NEGATIVE_STATES) says."""
+    if states not in NEGATIVE_STATES:
+        raise ValueError(f"ENERGY_MODEL.NEGATIVE_STATES is {states!r}; use one of "
+                         f"{', '.join(NEGATIVE_STATES)}")
     _check_output(output)
     if task is SGGTask.PREDCLS:
         nodes = _label_states(output, num_obj_classes, noise_std)
     else:
-        nodes = [minmax_normalize(logits.float()) for logits in output.refine_logits]
-    edges = [minmax_normalize(logits.float()) for logits in output.relation_logits]
+        nodes = [_logit_states(logits, states, noise_std) for logits in output.refine_logits]
+    edges = [_logit_states(logits, states, noise_std) for logits in output.relation_logits]
     return _graph_on_output(output, nodes, edges, noise_std, with_image_graph)
+
+
+def straight_through_one_hot(logits: Tensor) -> Tensor:
+    """One-hot rows drawn from ``softmax(logits)`` (forward) whose gradient is the softmax's
+    (backward): ``one_hot + p - p.detach()``. Uses the global torch RNG."""
+    probs = torch.softmax(logits.float(), dim=-1)
+    if probs.shape[0] == 0:
+        return probs
+    drawn = torch.multinomial(probs.detach(), 1).squeeze(1)
+    return F.one_hot(drawn, probs.shape[1]).to(probs.dtype) + probs - probs.detach()
+
+
+def _logit_states(logits: Tensor, states: str, noise_std: float) -> Tensor:
+    """Free states of one image's logits [K, classes] as NEGATIVE_STATES ``states`` says."""
+    if states == "minmax":
+        return minmax_normalize(logits.float())
+    if states == "softmax":
+        return torch.softmax(logits.float(), dim=-1)
+    return _noisy(straight_through_one_hot(logits), noise_std)
 
 
 def _label_states(output: RelationHeadOutputLike, num_obj_classes: int,

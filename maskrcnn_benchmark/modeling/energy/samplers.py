@@ -1,14 +1,13 @@
 """Samplers that move scene-graph states towards low energy (EBM paper Eq. 3).
 
-A sampler is a pure function of (energy function, initial graph) -> final graph: it never
-mutates a tensor, never switches a module's train/eval mode, and only asks autograd for the
-gradient with respect to the free states (parameter ``.grad`` fields are untouched).
+Every ENERGY_SAMPLERS entry satisfies the ``EnergySampler`` protocol (``sampler_protocol.py``):
+a pure function of (energy function, initial graph, free_nodes) -> final graph. This module
+holds the continuous sampler ``SGLD`` and ``build_sampler``; the discrete
+``GibbsWithGradients`` lives in ``gibbs_sampler.py`` and is registered on import here.
 """
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -17,31 +16,12 @@ from torch import Tensor
 from maskrcnn_benchmark.modeling.registry import ENERGY_SAMPLERS
 from maskrcnn_benchmark.structures.scene_graph import SceneGraph
 
+from .gibbs_sampler import GibbsWithGradients
 from .normalization import minmax_normalize
+from .sampler_protocol import EnergyFn, EnergySampler, GradMode, grad_mode_from_name
 
-__all__ = ["GradMode", "SGLD", "EnergyFn", "build_sampler"]
-
-EnergyFn = Callable[[SceneGraph], Tensor]
-
-
-class GradMode(enum.Enum):
-    """How gradients of a loss on the sampled graph reach the initial states (SAMPLER.GRAD_MODE).
-
-    ``REFERENCE`` (EBM code): each step's move (noise and clipped gradient step) is a constant
-    added to the state; the gradient flows back through the chain of min-max normalisations
-    to the initial prediction. ``UNROLL``: the whole chain is differentiated, including how
-    each step's energy gradient depends on the state and on the energy model's parameters
-    (second order; memory grows with the number of steps). ``DETACH``: the sampled graph is a
-    constant; nothing flows back through the states. ``DESCEND``: the sampler behaves as
-    ``REFERENCE``, but the energy objective trains the energy model on a detached copy of the
-    sampled graph and lets the relation model *lower* the energy of its sampled prediction
-    (a generator-style signal), instead of raising it through the contrastive loss.
-    """
-
-    REFERENCE = "reference"
-    UNROLL = "unroll"
-    DETACH = "detach"
-    DESCEND = "descend"
+__all__ = ["EnergyFn", "EnergySampler", "GibbsWithGradients", "GradMode", "SGLD",
+           "build_sampler"]
 
 
 @ENERGY_SAMPLERS.register("SGLD")
@@ -75,7 +55,7 @@ class SGLD:
         """Build from SAMPLER.*."""
         return cls(step_size=cfg.SAMPLER.LR, noise_std=cfg.SAMPLER.VAR,
                    grad_clip=cfg.SAMPLER.GRAD_CLIP, num_steps=cfg.SAMPLER.ITERS,
-                   grad_mode=_grad_mode(cfg.SAMPLER.GRAD_MODE))
+                   grad_mode=grad_mode_from_name(cfg.SAMPLER.GRAD_MODE))
 
     def __call__(self, energy_fn: EnergyFn, graph: SceneGraph, free_nodes: bool) -> SceneGraph:
         """Run ``num_steps`` steps from ``graph``; edges always move, nodes iff ``free_nodes``.
@@ -122,14 +102,6 @@ def _at_least_float32(tensor: Tensor) -> Tensor:
     return tensor.to(torch.promote_types(tensor.dtype, torch.float32))
 
 
-def _grad_mode(name: str) -> GradMode:
-    try:
-        return GradMode(name)
-    except ValueError:
-        known = [mode.value for mode in GradMode]
-        raise ValueError(f"SAMPLER.GRAD_MODE must be one of {known}, got {name!r}") from None
-
-
-def build_sampler(cfg):
+def build_sampler(cfg) -> EnergySampler:
     """The ENERGY_SAMPLERS entry named by SAMPLER.NAME, built from SAMPLER.*."""
     return ENERGY_SAMPLERS.get(cfg.SAMPLER.NAME).from_config(cfg)

@@ -1,0 +1,285 @@
+"""Energy-guided decoding at test time (TEST.ENERGY_DECODE.*): greedy label changes that
+trade the relation head's log-probabilities against the energy of the decoded scene graph.
+
+Per image, over the labels y of its scored pairs (all predicate classes, background 0
+included), the decoder maximises
+
+    J(y) = sum_pairs log softmax(relation_logits)[y] - WEIGHT * E(y)
+
+with E evaluated on one-hot states (no noise). It starts from the head's argmax and runs at
+most ROUNDS rounds; each round, for all images of the batch at once:
+
+1. one energy forward and backward pass gives dE/dstates, and every change of a pair to one of
+   its TOP_PREDICATES most probable labels is scored by ``delta log p - WEIGHT * (dE/dx[r, b]
+   - dE/dx[r, y_r])`` (the first-order energy change);
+2. the CANDIDATES best changes of each image are evaluated exactly: each is one copy of the
+   image's graph with that single change, all copies batched (in chunks of as many graphs as
+   the batch holds, so memory stays that of one forward pass of the batch);
+3. each image applies its best change if it raises J (by more than ``MIN_GAIN``); an image
+   where nothing does is finished.
+
+Nodes stay fixed at the head's labels: PredCls the given labels, SGCls the post-processor's
+label (argmax over classes 1..), SGDet the post-processor's per-class NMS label; object logits
+are returned unchanged. The returned output is a copy of the head output whose
+``relation_logits`` rows of the moved pairs have the logits of the decoded label and of the
+original argmax exchanged (``swap_to_labels``): the post-processor's softmax is then a
+permutation of the head's, its predicate label is the decoded one, and its triplet score (best
+foreground probability x object scores) follows the decoding: a pair decoded to background
+loses its top foreground probability (its best predicate now holds the background logit) and
+drops in the ranking; a pair decoded from background to a predicate gets the head's top
+probability for that predicate and rises; a predicate-to-predicate change keeps its score.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import TypeVar
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from maskrcnn_benchmark.modeling.roi_heads.relation_head.object_nms import greedy_label_nms
+from maskrcnn_benchmark.structures.scene_graph import SceneGraph, SGGTask
+
+from .graph_builder import RelationHeadOutputLike, build_predicted_graph
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["EnergyDecoder", "build_energy_decoder", "decode_labels", "replicate_images",
+           "swap_to_labels", "MIN_GAIN"]
+
+OutputT = TypeVar("OutputT", bound=RelationHeadOutputLike)
+
+# A change is applied only if it raises J by more than this (float noise between the batched
+# and the per-copy energy evaluations must not move a pair).
+MIN_GAIN = 1e-5
+
+
+def swap_to_labels(logits: Tensor, old: Tensor, new: Tensor) -> Tensor:
+    """A copy of [P, R] ``logits`` whose rows with ``new != old`` exchange columns old and new."""
+    out = logits.clone()
+    rows = torch.nonzero(new != old, as_tuple=False).squeeze(1)
+    out[rows, old[rows]] = logits[rows, new[rows]]
+    out[rows, new[rows]] = logits[rows, old[rows]]
+    return out
+
+
+def _ranges(starts: Tensor, counts: Tensor) -> Tensor:
+    """Concatenated ``arange(start, start + count)`` for every (start, count)."""
+    first = torch.cumsum(counts, 0) - counts
+    within = torch.arange(int(counts.sum()), device=counts.device) \
+        - torch.repeat_interleave(first, counts)
+    return torch.repeat_interleave(starts, counts) + within
+
+
+def replicate_images(graph: SceneGraph, image_ids: Tensor) -> tuple[SceneGraph, Tensor, Tensor]:
+    """A batch of copies: graph m is image ``image_ids[m]`` of ``graph``.
+
+    Returns (copies, edge_source, edge_start): the original edge row of every copy edge, and
+    where copy m's edges start; copy m's k-th edge is its image's k-th edge.
+    """
+    num, device = graph.num_graphs, graph.edge_index.device
+    node_counts = torch.bincount(graph.node_batch, minlength=num)
+    edge_counts = torch.bincount(graph.edge_batch, minlength=num)
+    node_order = torch.argsort(graph.node_batch, stable=True)
+    edge_order = torch.argsort(graph.edge_batch, stable=True)
+    node_start = torch.cumsum(node_counts, 0) - node_counts
+    edge_start = torch.cumsum(edge_counts, 0) - edge_counts
+    copy_nodes, copy_edges = node_counts[image_ids], edge_counts[image_ids]
+    node_source = node_order[_ranges(node_start[image_ids], copy_nodes)]
+    edge_source = edge_order[_ranges(edge_start[image_ids], copy_edges)]
+    local_node = torch.empty_like(node_order)
+    local_node[node_order] = torch.arange(graph.num_nodes, device=device)
+    local_node = local_node - node_start[graph.node_batch]
+    copies = torch.arange(len(image_ids), device=device)
+    edge_batch = torch.repeat_interleave(copies, copy_edges)
+    new_node_start = torch.cumsum(copy_nodes, 0) - copy_nodes
+    features = graph.image_node_features
+    replicated = SceneGraph(
+        node_states=graph.node_states[node_source],
+        edge_states=graph.edge_states[edge_source],
+        edge_index=local_node[graph.edge_index[edge_source]] + new_node_start[edge_batch, None],
+        node_batch=torch.repeat_interleave(copies, copy_nodes),
+        edge_batch=edge_batch,
+        num_graphs=len(image_ids),
+        node_positions=graph.node_positions[node_source],
+        image_node_features=None if features is None else features[node_source],
+    )
+    return replicated, edge_source, torch.cumsum(copy_edges, 0) - copy_edges
+
+
+def _energy_and_gradient(energy_model: nn.Module, graph: SceneGraph,
+                         image_embedding: Tensor | None, labels: Tensor) -> tuple[Tensor, Tensor]:
+    """[B] energies of the one-hot labelling and dE/d(edge states) [E, R]; no parameter grad."""
+    states = F.one_hot(labels, graph.edge_states.shape[1]).float().requires_grad_(True)
+    energy = energy_model(graph.with_states(edge_states=states), image_embedding).float()
+    if not bool(torch.isfinite(energy).all()):
+        raise ValueError(f"TEST.ENERGY_DECODE: the energy model returned non-finite energies "
+                         f"{energy.detach().tolist()}; check the checkpoint's energy_model.*")
+    (grad,) = torch.autograd.grad(energy.sum(), [states], allow_unused=True)
+    return energy.detach(), torch.zeros_like(states) if grad is None else grad
+
+
+@torch.no_grad()
+def _energies_of_changes(energy_model: nn.Module, graph: SceneGraph,
+                         image_embedding: Tensor | None, labels: Tensor, rows: Tensor,
+                         new_labels: Tensor) -> Tensor:
+    """Exact [M] energies of the graphs with the single change ``rows[m] -> new_labels[m]``."""
+    images = graph.edge_batch[rows]
+    edge_order = torch.argsort(graph.edge_batch, stable=True)
+    position = torch.empty_like(edge_order)
+    position[edge_order] = torch.arange(graph.num_edges, device=rows.device)
+    counts = torch.bincount(graph.edge_batch, minlength=graph.num_graphs)
+    local = position[rows] - (torch.cumsum(counts, 0) - counts)[images]
+    chunk = max(graph.num_graphs, 1)
+    energies = []
+    for begin in range(0, len(rows), chunk):
+        part = slice(begin, begin + chunk)
+        copies, edge_source, edge_start = replicate_images(graph, images[part])
+        states = F.one_hot(labels[edge_source], graph.edge_states.shape[1]).float()
+        changed = edge_start + local[part]
+        states[changed] = F.one_hot(new_labels[part], states.shape[1]).float()
+        embedding = None if image_embedding is None else image_embedding[images[part]]
+        energies.append(energy_model(copies.with_states(edge_states=states), embedding).float())
+    return torch.cat(energies)
+
+
+def _best_per_image(values: Tensor, images: Tensor, num_images: int,
+                    count: int) -> Tensor:
+    """Indices of the ``count`` largest finite ``values`` of every image, image by image."""
+    finite = torch.isfinite(values)
+    order = torch.sort(values, descending=True, stable=True).indices
+    order = order[torch.sort(images[order], stable=True).indices]  # by image, then by value
+    counts = torch.bincount(images, minlength=num_images)
+    rank = torch.arange(len(order), device=values.device) \
+        - (torch.cumsum(counts, 0) - counts)[images[order]]
+    return order[(rank < count) & finite[order]]
+
+
+def decode_labels(energy_model: nn.Module, graph: SceneGraph, image_embedding: Tensor | None,
+                  log_probs: Tensor, *, weight: float, rounds: int, top_predicates: int,
+                  candidates: int) -> tuple[Tensor, int]:
+    """Greedy maximisation of J (module docstring) from the argmax of ``log_probs`` [E, R].
+
+    ``graph`` holds the fixed one-hot node states; its edge states are ignored. Returns the
+    decoded [E] labels and the number of rounds run.
+    """
+    labels = log_probs.argmax(dim=1)
+    num_images, num_labels = graph.num_graphs, log_probs.shape[1]
+    top = log_probs.topk(min(top_predicates, num_labels), dim=1).indices
+    width = top.shape[1]
+    active = torch.bincount(graph.edge_batch, minlength=num_images) > 0
+    done = 0
+    with torch.autocast(log_probs.device.type, enabled=False):
+        while done < rounds and bool(active.any()):
+            done += 1
+            with torch.enable_grad():
+                energy, grad = _energy_and_gradient(energy_model, graph, image_embedding, labels)
+            own = labels[:, None]
+            score = (log_probs.gather(1, top) - log_probs.gather(1, own)) \
+                - weight * (grad.gather(1, top) - grad.gather(1, own))
+            score = score.masked_fill((top == own) | ~active[graph.edge_batch, None],
+                                      float("-inf"))
+            flat_images = graph.edge_batch.repeat_interleave(width)
+            chosen = _best_per_image(score.reshape(-1), flat_images, num_images, candidates)
+            if chosen.numel() == 0:
+                break
+            rows, new = chosen // width, top.reshape(-1)[chosen]
+            images = graph.edge_batch[rows]
+            exact = _energies_of_changes(energy_model, graph, image_embedding, labels, rows, new)
+            gain = (log_probs[rows, new] - log_probs[rows, labels[rows]]) \
+                - weight * (exact - energy[images])
+            best = _best_per_image(gain, images, num_images, 1)
+            best = best[gain[best] > MIN_GAIN]
+            labels = labels.clone()
+            labels[rows[best]] = new[best]
+            active = torch.zeros_like(active)
+            active[images[best]] = True
+    return labels, done
+
+
+class EnergyDecoder:
+    """Relation logits re-ranked by energy-guided decoding (module docstring)."""
+
+    def __init__(self, *, task: SGGTask, num_obj_classes: int, weight: float, rounds: int,
+                 top_predicates: int, candidates: int, later_nms_thresh: float) -> None:
+        if weight < 0 or rounds < 0 or top_predicates < 2 or candidates < 1:
+            raise ValueError(
+                "TEST.ENERGY_DECODE needs WEIGHT >= 0, ROUNDS >= 0, TOP_PREDICATES >= 2 and "
+                f"CANDIDATES >= 1; got {weight}, {rounds}, {top_predicates}, {candidates}")
+        self.task = task
+        self.num_obj_classes = num_obj_classes
+        self.weight = weight
+        self.rounds = rounds
+        self.top_predicates = top_predicates
+        self.candidates = candidates
+        self.later_nms_thresh = later_nms_thresh
+        self.totals = {"batches": 0, "images": 0, "pairs": 0, "moved": 0, "rounds": 0}
+
+    def node_labels(self, output: RelationHeadOutputLike) -> list[Tensor]:
+        """The head's object labels, as the post-processor reports them, per image."""
+        if self.task is SGGTask.PREDCLS:
+            return [p.get_field("labels").long() for p in output.proposals]
+        if self.task is SGGTask.SGCLS:
+            return [logits[:, 1:].argmax(dim=1) + 1 for logits in output.refine_logits]
+        return [greedy_label_nms(logits, p.get_field("boxes_per_cls"), self.later_nms_thresh)
+                for logits, p in zip(output.refine_logits, output.proposals)]
+
+    def __call__(self, energy_model: nn.Module, output: OutputT) -> OutputT:
+        """A copy of the (eval-mode) head output with decoded relation logits."""
+        with torch.no_grad():
+            graph = build_predicted_graph(
+                output, self.task, num_obj_classes=self.num_obj_classes, noise_std=0.0,
+                with_image_graph=energy_model.use_image_graph).detach()
+            nodes = torch.cat(self.node_labels(output)).to(graph.node_states.device)
+            graph = graph.with_states(
+                node_states=F.one_hot(nodes, self.num_obj_classes).float())
+            image_embedding = energy_model.image_embedding(graph)
+            logits = torch.cat([r.detach().float() for r in output.relation_logits])
+            log_probs = torch.log_softmax(logits, dim=1)
+        labels, rounds = decode_labels(
+            energy_model, graph, image_embedding, log_probs, weight=self.weight,
+            rounds=self.rounds, top_predicates=self.top_predicates, candidates=self.candidates)
+        start = log_probs.argmax(dim=1)
+        counts = [r.shape[0] for r in output.relation_logits]
+        relation_logits = [
+            swap_to_labels(original.detach(), old, new)
+            for original, old, new in zip(output.relation_logits, start.split(counts),
+                                          labels.split(counts))]
+        self._log(len(counts), len(labels), int((labels != start).sum()), rounds)
+        return dataclasses.replace(output, relation_logits=relation_logits)
+
+    def _log(self, images: int, pairs: int, moved: int, rounds: int) -> None:
+        first = self.totals["batches"] == 0
+        for key, value in (("batches", 1), ("images", images), ("pairs", pairs),
+                           ("moved", moved), ("rounds", rounds)):
+            self.totals[key] += value
+        if first:
+            logger.info("Energy-guided decoding (weight %g, %d rounds, top %d, %d candidates): "
+                        "%d of %d pairs moved in the first batch; running totals at DEBUG "
+                        "level and in EnergyDecoder.totals", self.weight, self.rounds,
+                        self.top_predicates, self.candidates, moved, pairs)
+        else:
+            logger.debug("Energy-guided decoding so far: %d of %d pairs moved over %d images",
+                         self.totals["moved"], self.totals["pairs"], self.totals["images"])
+
+
+def build_energy_decoder(cfg, num_obj_classes: int) -> EnergyDecoder | None:
+    """The decoder if TEST.ENERGY_DECODE.ON (needs MODEL.ENERGY_ON, not ENERGY_REFINE)."""
+    decode = cfg.TEST.ENERGY_DECODE
+    if not decode.ON:
+        return None
+    if not cfg.MODEL.ENERGY_ON:
+        raise ValueError("TEST.ENERGY_DECODE.ON needs the energy model: set MODEL.ENERGY_ON "
+                         "True and load a checkpoint trained with it")
+    if cfg.TEST.ENERGY_REFINE:
+        raise ValueError("TEST.ENERGY_REFINE and TEST.ENERGY_DECODE.ON are alternative uses of "
+                         "the energy at test time; turn one of them off")
+    head = cfg.MODEL.ROI_RELATION_HEAD
+    return EnergyDecoder(
+        task=SGGTask.from_flags(head.USE_GT_BOX, head.USE_GT_OBJECT_LABEL),
+        num_obj_classes=num_obj_classes, weight=decode.WEIGHT, rounds=decode.ROUNDS,
+        top_predicates=decode.TOP_PREDICATES, candidates=decode.CANDIDATES,
+        later_nms_thresh=cfg.TEST.RELATION.LATER_NMS_PREDICTION_THRES)

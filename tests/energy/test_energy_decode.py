@@ -1,0 +1,314 @@
+"""Energy-guided decoding: lowers a hand-built violation energy, trades it against log p, swaps
+logits, is the identity at WEIGHT 0, and runs through the model and the test loop."""
+
+import pytest
+import torch
+from energy_testing import NUM_OBJ, NUM_REL, FakeHeadOutput, random_boxes
+from torch import nn
+
+from maskrcnn_benchmark.data.datasets.synthetic.generate import generate_dataset
+from maskrcnn_benchmark.data.statistics import get_dataset_statistics
+from maskrcnn_benchmark.engine.relation import test_relation_model as run_relation_test
+from maskrcnn_benchmark.evaluation.outputs import load_predictions
+from maskrcnn_benchmark.modeling.detector.detectors import build_detection_model
+from maskrcnn_benchmark.modeling.energy import EnergyDecoder, build_energy_decoder
+from maskrcnn_benchmark.modeling.energy.energy_decode import replicate_images, swap_to_labels
+from maskrcnn_benchmark.modeling.energy.message_passing import scatter_sum
+from maskrcnn_benchmark.modeling.roi_heads.relation_head.inference import RelationPostProcessor
+from maskrcnn_benchmark.structures.bounding_box import BoxList
+from maskrcnn_benchmark.structures.scene_graph import SceneGraph, SGGTask
+from tests.modeling.relation_data.synthetic import TASK_FLAGS
+from tests.modeling.test_relation_synthetic import DATASET, _batch, _cfg
+
+
+class OneLabelOutPerNode(nn.Module):
+    """E = sum over nodes of relu(#outgoing edges with label 1 - 1) - reward * #edges labelled 1,
+    called like GraphEnergyModel (``use_image_graph`` False, ``image_embedding`` -> None)."""
+
+    use_image_graph = False
+
+    def __init__(self, reward: float = 0.0) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(()))
+        self.reward = reward
+
+    def image_embedding(self, graph):
+        return None
+
+    def forward(self, graph, image_embedding=None):
+        label_one = graph.edge_states[:, 1]
+        per_node = torch.relu(
+            scatter_sum(label_one, graph.edge_index[:, 0], graph.num_nodes) - 1.0)
+        return self.scale * (scatter_sum(per_node, graph.node_batch, graph.num_graphs)
+                             - self.reward * scatter_sum(label_one, graph.edge_batch,
+                                                         graph.num_graphs))
+
+
+PAIRS = torch.tensor([[0, 1], [0, 2], [1, 0], [1, 2], [2, 0], [2, 1]])
+BACKGROUND = [3.0, 0.0, 0.0, 0.0]  # a confident "no relation"
+
+
+def _output(rows_per_image):
+    """A PredCls head output: 3 boxes per image, all 6 pairs, the given first relation rows."""
+    proposals, logits = [], []
+    for rows in rows_per_image:
+        boxes = random_boxes(3)
+        proposal = BoxList(boxes.bbox, boxes.size)
+        proposal.add_field("labels", torch.tensor([1, 2, 3]))
+        proposals.append(proposal)
+        logits.append(torch.tensor(rows + [BACKGROUND] * (6 - len(rows))))
+    return FakeHeadOutput(
+        proposals=proposals, rel_pair_idxs=[PAIRS.clone() for _ in rows_per_image],
+        relation_logits=logits,
+        refine_logits=[torch.full((3, NUM_OBJ), -5.0) for _ in rows_per_image],
+        roi_features=torch.randn(3 * len(rows_per_image), 4))
+
+
+def _decoder(weight=1.0, rounds=10, top=3, candidates=8):
+    return EnergyDecoder(task=SGGTask.PREDCLS, num_obj_classes=NUM_OBJ, weight=weight,
+                         rounds=rounds, top_predicates=top, candidates=candidates,
+                         later_nms_thresh=0.3)
+
+
+# Image 0: box 0 -> boxes 1 and 2 both argmax label 1 (one violation); label 2 is a close
+# second, by 0.1 on pair (0, 1) and by 0.3 on pair (0, 2). Image 1 keeps the rule.
+VIOLATING = [[0.0, 2.0, 1.9, -1.0], [0.0, 2.0, 1.7, -1.0]]
+KEEPING = [[0.0, 2.0, 1.0, -1.0], BACKGROUND, BACKGROUND, [0.0, -1.0, 2.0, 0.5]]
+
+
+def test_decoder_fixes_the_cheapest_violation_and_swaps_its_logits_by_hand():
+    output = _output([VIOLATING, KEEPING])
+    energy = OneLabelOutPerNode()
+    decoded = _decoder()(energy, output)
+    first = decoded.relation_logits[0]
+    # pair (0, 1): the logits of labels 1 and 2 exchanged, bit for bit
+    assert torch.equal(first[0], torch.tensor([0.0, 1.9, 2.0, -1.0]))
+    assert torch.equal(first[1:], output.relation_logits[0][1:])
+    assert torch.equal(decoded.relation_logits[1], output.relation_logits[1])
+    assert decoded.refine_logits is output.refine_logits
+    assert energy.scale.grad is None
+    # The post-processor now reports label 2 for pair (0, 1), with the head's top probability.
+    post = RelationPostProcessor(use_gt_box=True, later_nms_thresh=0.3)
+    before, after = (post(o.relation_logits, [torch.randn(3, NUM_OBJ)] * 2, o.rel_pair_idxs,
+                          o.proposals)[0] for o in (output, decoded))
+
+    def label_and_score(result, pair):
+        row = (result.get_field("rel_pair_idxs") == torch.tensor(pair)).all(1).nonzero()[0, 0]
+        return (int(result.get_field("pred_rel_labels")[row]),
+                float(result.get_field("pred_rel_scores")[row, 1:].max()))
+
+    assert label_and_score(before, [0, 1])[0] == 1 and label_and_score(after, [0, 1])[0] == 2
+    assert label_and_score(after, [0, 1])[1] == pytest.approx(label_and_score(before, [0, 1])[1])
+
+
+def test_decoding_lowers_the_energy_and_respects_the_weight():
+    strong = [[0.0, 2.0, 1.9, -1.0], [0.0, 2.0, 1.7, -1.0], BACKGROUND, BACKGROUND,
+              BACKGROUND, BACKGROUND]
+    energy = OneLabelOutPerNode()
+    graph_energy = _graph_energy(energy)
+    output = _output([strong])
+    assert graph_energy(output) == pytest.approx(1.0)
+    assert graph_energy(_decoder(weight=1.0)(energy, output)) == pytest.approx(0.0)
+    # log p prefers the violation by 0.1 for the cheapest fix: a weight of 0.05 keeps it.
+    assert graph_energy(_decoder(weight=0.05)(energy, output)) == pytest.approx(1.0)
+
+
+def test_weight_zero_returns_the_head_logits_unchanged():
+    output = _output([VIOLATING, KEEPING])
+    decoded = _decoder(weight=0.0)(OneLabelOutPerNode(), output)
+    for new, old in zip(decoded.relation_logits, output.relation_logits):
+        assert torch.equal(new, old)
+
+
+def test_rounds_bound_the_number_of_moves_and_background_decoding_lowers_the_pair():
+    three = _three_out_of_box_zero()
+    graph_energy = _graph_energy(OneLabelOutPerNode())
+    assert graph_energy(three) == pytest.approx(2.0)
+    assert graph_energy(_decoder(rounds=1)(OneLabelOutPerNode(), three)) == pytest.approx(1.0)
+    decoded = _decoder(rounds=5)(OneLabelOutPerNode(), three)
+    assert graph_energy(decoded) == pytest.approx(0.0)
+    moved = [i for i in range(4) if not torch.equal(decoded.relation_logits[0][i],
+                                                   three.relation_logits[0][i])]
+    assert moved == [1, 2]  # the two pairs with the smallest log-p loss, decoded as background
+    assert decoded.relation_logits[0].argmax(1).tolist() == [1, 0, 0, 0]
+    fg_before = torch.softmax(three.relation_logits[0], 1)[:, 1:].max(1).values
+    fg_after = torch.softmax(decoded.relation_logits[0], 1)[:, 1:].max(1).values
+    assert (fg_after[moved] < fg_before[moved]).all()  # they drop in the triplet ranking
+    assert torch.equal(fg_after[[0, 3]], fg_before[[0, 3]])
+
+
+def _three_out_of_box_zero():
+    """4 boxes; box 0 -> boxes 1, 2, 3 all argmax label 1, background second by 0.2/0.1/0.15."""
+    boxes = random_boxes(4)
+    proposal = BoxList(boxes.bbox, boxes.size)
+    proposal.add_field("labels", torch.tensor([1, 2, 3, 4]))
+    pairs = torch.tensor([[0, 1], [0, 2], [0, 3], [1, 2]])
+    logits = torch.tensor([[1.8, 2.0, -1.0, -1.0], [1.9, 2.0, -1.0, -1.0],
+                           [1.85, 2.0, -1.0, -1.0], BACKGROUND])
+    return FakeHeadOutput(proposals=[proposal], rel_pair_idxs=[pairs], relation_logits=[logits],
+                          refine_logits=[torch.zeros(4, NUM_OBJ)], roi_features=torch.randn(4, 4))
+
+
+def test_exact_evaluation_rejects_a_change_the_first_order_estimate_favours():
+    # Box 0 already has one label-1 edge; pair (0, 2) has label 1 as a close second. With a
+    # reward of 0.5 per label-1 edge the first-order change of (0, 2) -> 1 is -0.5 (relu is flat
+    # at count 1), the exact change +0.5: the decoder must not move it.
+    rows = [[0.0, 2.0, -1.0, -1.0], [0.0, 1.99, 2.0, -1.0]]
+    output = _output([rows])
+    decoded = _decoder(weight=1.0)(OneLabelOutPerNode(reward=0.5), output)
+    assert torch.equal(decoded.relation_logits[0], output.relation_logits[0])
+
+
+def _graph_energy(energy):
+    """E of the argmax labelling of a (decoded) output's relation logits."""
+    def value(output):
+        labels = torch.cat([p.get_field("labels") for p in output.proposals])
+        graph = SceneGraph.from_images(
+            node_states=[torch.nn.functional.one_hot(labels, NUM_OBJ).float()],
+            edge_states=[torch.nn.functional.one_hot(torch.cat(output.relation_logits)
+                                                     .argmax(1), NUM_REL).float()],
+            pair_idxs=list(output.rel_pair_idxs),
+            node_positions=[torch.zeros(len(labels), 9)])
+        return float(energy(graph).detach().sum())
+    return value
+
+
+def test_replicated_images_have_the_energies_of_their_originals():
+    from energy_testing import make_model, random_graph
+
+    model = make_model().eval()
+    graph = random_graph([3, 2, 4])
+    ids = torch.tensor([2, 0, 2, 1])
+    copies, edge_source, edge_start = replicate_images(graph, ids)
+    assert copies.num_graphs == 4 and copies.edges_per_graph() == [12, 6, 12, 2]
+    assert edge_start.tolist() == [0, 12, 18, 30]
+    assert torch.equal(copies.edge_states, graph.edge_states[edge_source])
+    with torch.no_grad():
+        assert torch.allclose(model(copies), model(graph)[ids], atol=1e-6)
+
+
+def test_swap_to_labels_exchanges_only_the_moved_rows():
+    logits = torch.tensor([[0.5, 2.0, 1.0], [3.0, 0.0, 1.0], [0.0, 1.0, 2.0]])
+    swapped = swap_to_labels(logits, torch.tensor([1, 0, 2]), torch.tensor([0, 2, 2]))
+    assert swapped.tolist() == [[2.0, 0.5, 1.0], [1.0, 0.0, 3.0], [0.0, 1.0, 2.0]]
+
+
+def test_object_labels_are_the_post_processors():
+    output = _output([VIOLATING])
+    output.refine_logits[0] = torch.tensor([[9.0, 1.0, 2.0, 0.0, 0.0]] * 3)
+    sgcls = EnergyDecoder(task=SGGTask.SGCLS, num_obj_classes=NUM_OBJ, weight=1.0, rounds=1,
+                          top_predicates=2, candidates=1, later_nms_thresh=0.3)
+    assert sgcls.node_labels(output)[0].tolist() == [2, 2, 2]  # background never chosen
+    assert _decoder().node_labels(output)[0].tolist() == [1, 2, 3]  # PredCls: given labels
+
+
+def test_moved_pairs_are_logged_once_per_run_and_counted(caplog_info):
+    decoder = _decoder()
+    for _ in range(3):
+        decoder(OneLabelOutPerNode(), _output([VIOLATING, KEEPING]))
+    records = [r for r in caplog_info.records if "Energy-guided decoding" in r.getMessage()]
+    assert len(records) == 1 and "1 of 12 pairs moved" in records[0].getMessage()
+    assert decoder.totals["moved"] == 3 and decoder.totals["pairs"] == 36
+    assert decoder.totals["images"] == 6
+
+
+def test_build_energy_decoder_reads_the_keys_and_refuses_bad_combinations(energy_cfg):
+    energy_cfg.MODEL.ROI_RELATION_HEAD.USE_GT_OBJECT_LABEL = True
+    assert build_energy_decoder(energy_cfg, NUM_OBJ) is None
+    decode = energy_cfg.TEST.ENERGY_DECODE
+    decode.ON, decode.WEIGHT, decode.ROUNDS, decode.TOP_PREDICATES, decode.CANDIDATES = \
+        True, 2.5, 4, 5, 6
+    with pytest.raises(ValueError, match="MODEL.ENERGY_ON"):
+        build_energy_decoder(energy_cfg, NUM_OBJ)
+    energy_cfg.MODEL.ENERGY_ON = True
+    decoder = build_energy_decoder(energy_cfg, NUM_OBJ)
+    assert (decoder.weight, decoder.rounds, decoder.top_predicates, decoder.candidates) == \
+        (2.5, 4, 5, 6)
+    assert decoder.task is SGGTask.PREDCLS
+    energy_cfg.TEST.ENERGY_REFINE = True
+    with pytest.raises(ValueError, match="ENERGY_REFINE and TEST.ENERGY_DECODE.ON"):
+        build_energy_decoder(energy_cfg, NUM_OBJ)
+    energy_cfg.TEST.ENERGY_REFINE, decode.TOP_PREDICATES = False, 1
+    with pytest.raises(ValueError, match="TOP_PREDICATES >= 2"):
+        build_energy_decoder(energy_cfg, NUM_OBJ)
+
+
+# Through the model: a random small detector on the tiny synthetic preset.
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("datasets")
+    generate_dataset(str(root / DATASET), "tiny", seed=0, workers=1, num_images=10)
+    return root
+
+
+def _decode_cfg(root, task, *extra):
+    cfg = _cfg(root, "MotifPredictor", task)
+    cfg.MODEL.ENERGY_ON = True
+    ebm = cfg.MODEL.ROI_RELATION_HEAD.EBM
+    ebm.OBJ_EMBED_DIM = ebm.REL_EMBED_DIM = ebm.OBJ_LABEL_EMBED_DIM = 16
+    ebm.REL_LABEL_EMBED_DIM = ebm.POOLING_DIM = 16
+    # A large weight, so that the random energy model (gradients ~1e-3) moves labels.
+    cfg.merge_from_list(["TEST.ENERGY_DECODE.ON", "True", "TEST.ENERGY_DECODE.WEIGHT", "1e5",
+                         "TEST.ENERGY_DECODE.ROUNDS", "3", "DATALOADER.NUM_WORKERS", "0",
+                         *extra])
+    return cfg
+
+
+def test_decoding_without_the_energy_model_is_refused(root, monkeypatch):
+    monkeypatch.delenv("SGG_DATA_DIR", raising=False)
+    cfg = _decode_cfg(root, "predcls", "MODEL.ENERGY_ON", "False")
+    with pytest.raises(ValueError, match="TEST.ENERGY_DECODE.ON needs an energy model"):
+        build_detection_model(cfg, get_dataset_statistics(cfg))
+
+
+@pytest.mark.parametrize("task", list(TASK_FLAGS))
+def test_decoding_through_the_model_permutes_relation_scores(root, monkeypatch, task):
+    monkeypatch.delenv("SGG_DATA_DIR", raising=False)
+    cfg = _decode_cfg(root, task)
+    model = build_detection_model(cfg, get_dataset_statistics(cfg)).eval()
+    images, targets = _batch(cfg)
+    with torch.no_grad():
+        decoded = model(images, targets)
+    decoder, model.energy_decoder = model.energy_decoder, None
+    with torch.no_grad():
+        plain = model(images, targets)
+    assert decoder.totals["moved"] > 0
+    assert all(p.grad is None for p in model.energy_model.parameters())
+    assert not model.energy_model.training
+    changed = 0
+    for a, b in zip(decoded, plain):
+        new, old = _scores_by_pair(a), _scores_by_pair(b)
+        assert new.keys() == old.keys()
+        for pair, scores in new.items():  # each pair's distribution is a permutation
+            assert torch.allclose(scores.sort().values, old[pair].sort().values, atol=1e-6)
+            changed += int(not torch.equal(scores, old[pair]))
+    assert changed == decoder.totals["moved"]
+
+
+def _scores_by_pair(result):
+    pairs = result.get_field("rel_pair_idxs").tolist()
+    return {tuple(pair): scores for pair, scores in zip(pairs,
+                                                        result.get_field("pred_rel_scores"))}
+
+
+def test_test_loop_with_decoding_writes_finite_predictions(root, monkeypatch, tmp_path):
+    monkeypatch.delenv("SGG_DATA_DIR", raising=False)
+    cfg = _decode_cfg(root, "sgcls", "DATASETS.TEST", f"('{DATASET}_test',)",
+                      "OUTPUT_DIR", str(tmp_path), "TEST.IMS_PER_BATCH", "2")
+    statistics = get_dataset_statistics(cfg)
+    model = build_detection_model(cfg, statistics).eval()
+    run_relation_test(cfg, model, statistics)
+    folder = tmp_path / "inference" / f"{DATASET}_test"
+    predictions = load_predictions(str(folder / "predictions.pth"), f"{DATASET}_test",
+                                   len(list(_images_of(cfg))))
+    assert predictions and model.energy_decoder.totals["images"] == len(predictions)
+    for prediction in predictions:
+        scores = prediction.get_field("pred_rel_scores")
+        assert torch.isfinite(scores).all()
+        assert torch.allclose(scores.sum(1), torch.ones(len(scores)), atol=1e-5)
+
+
+def _images_of(cfg):
+    from maskrcnn_benchmark.data.build import build_dataset
+
+    return build_dataset(cfg, cfg.DATASETS.TEST, is_train=False)[0]
