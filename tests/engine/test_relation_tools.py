@@ -57,10 +57,21 @@ def _results(out: Path) -> dict:
                       .read_text())
 
 
+# The structured energy-based learning of experiments.plans.STRUCTURED_EBM (random parts:
+# sampled negatives, hard negatives, the discrete sampler), spectral norm on top.
+STRUCTURED = ("MODEL.ENERGY_ON", "True", "ENERGY_MODEL.POSITIVE_GRAPH", "matched",
+              "ENERGY_MODEL.NEGATIVE_STATES", "sample", "ENERGY_MODEL.HARD_NEGATIVES.NUM", "2",
+              "ENERGY_MODEL.LOSS", "Margin", "ENERGY_MODEL.L2COEFF", "0.01",
+              "ENERGY_MODEL.USE_IMAGE_GRAPH", "False", "ENERGY_MODEL.EDGE_DIRECTIONS", "both",
+              "ENERGY_MODEL.SPECTRAL_NORM", "True", "SAMPLER.NAME", "GibbsWithGradients",
+              "SAMPLER.ITERS", "2", "SAMPLER.GRAD_MODE", "descend")
+
+
 @pytest.mark.parametrize("task_opts", [
     ("MODEL.ROI_RELATION_HEAD.PREDICTOR", "MotifPredictor"),
     ("MODEL.ENERGY_ON", "True", "MODEL.ROI_RELATION_HEAD.USE_GT_OBJECT_LABEL", "False"),
-], ids=["ce_predcls", "ebm_sgcls"])
+    STRUCTURED + ("MODEL.ROI_RELATION_HEAD.USE_GT_OBJECT_LABEL", "False"),
+], ids=["ce_predcls", "ebm_sgcls", "structured_ebm_sgcls"])
 def test_resume_is_exact_and_test_tool_reproduces_results(tiny_root, tmp_path, monkeypatch,
                                                           task_opts):
     full, split = tmp_path / "full", tmp_path / "split"
@@ -122,11 +133,24 @@ def _torchrun(root: Path, out: Path, nproc: int, *opts: str) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
 
-@pytest.mark.parametrize("energy", ["False", "True"], ids=["ce", "ebm"])
-def test_two_process_gloo_matches_one_process(tiny_root, tmp_path, energy):
+# The structured objective without its random draws (each rank draws its own samples, so
+# those parts match one process in distribution only): softmax negative states, no hard
+# negatives, no sampler steps; the matched graph, margin loss, descend gradient, direction-aware
+# messages and spectral norm (power-iteration buffers) under DDP.
+STRUCTURED_DETERMINISTIC = (
+    "ENERGY_MODEL.POSITIVE_GRAPH", "matched", "ENERGY_MODEL.NEGATIVE_STATES", "softmax",
+    "ENERGY_MODEL.LOSS", "Margin", "ENERGY_MODEL.L2COEFF", "0.01",
+    "ENERGY_MODEL.USE_IMAGE_GRAPH", "False", "ENERGY_MODEL.EDGE_DIRECTIONS", "both",
+    "ENERGY_MODEL.SPECTRAL_NORM", "True", "SAMPLER.ITERS", "0", "SAMPLER.GRAD_MODE", "descend")
+
+
+@pytest.mark.parametrize("energy,extra", [("False", ()), ("True", ()),
+                                          ("True", STRUCTURED_DETERMINISTIC)],
+                         ids=["ce", "ebm", "structured_ebm"])
+def test_two_process_gloo_matches_one_process(tiny_root, tmp_path, energy, extra):
     # No randomness: no dropout, every pair sampled, no SGLD or data noise.
     opts = ["SOLVER.MAX_ITER", "3", "MODEL.ENERGY_ON", energy, "SAMPLER.VAR", "0.0",
-            "ENERGY_MODEL.DATA_NOISE_VAR", "0.0"]
+            "ENERGY_MODEL.DATA_NOISE_VAR", "0.0", *extra]
     _torchrun(tiny_root, tmp_path / "one", 1, *opts)
     _torchrun(tiny_root, tmp_path / "two", 2, *opts)
     a, b = _weights(tmp_path / "one" / "model_final.pth"), _weights(tmp_path / "two" /
