@@ -13,6 +13,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
+from ..capgraphs import CAPGRAPHS_NAME
 from ..vg_format import DICTS_NAME, H5_NAME, IMAGE_DATA_NAME, IMAGE_DIR_NAME, write_vg_files
 from .card import write_card
 from .records import SyntheticImage, synthesize_image, to_vg_record
@@ -26,7 +27,9 @@ logger = logging.getLogger(__name__)
 
 META_NAME = "synthetic_vg.json"
 GENERATOR_VERSION = 2
-_OWN_FILES = {H5_NAME, DICTS_NAME, IMAGE_DATA_NAME, IMAGE_DIR_NAME, META_NAME, "README.md"}
+# The caption-graph file of tools/image_retrieval.py captions may sit beside the data set.
+_OWN_FILES = {H5_NAME, DICTS_NAME, IMAGE_DATA_NAME, IMAGE_DIR_NAME, META_NAME, "README.md",
+              CAPGRAPHS_NAME}
 JPEG_QUALITY = 92
 
 

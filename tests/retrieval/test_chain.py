@@ -1,0 +1,67 @@
+"""The whole chain through tools/image_retrieval.py on the `tiny` preset: captions, preprocess
+(annotation graphs), train (ends with the test), test with shuffled graphs."""
+
+import json
+import runpy
+import sys
+
+import pytest
+from retrieval_data import DATASET, REPO, split_opts
+
+TOOL = REPO / "tools" / "image_retrieval.py"
+PREDCLS = REPO / "configs" / "quickstart" / "motifs_predcls.yaml"
+RETRIEVAL = REPO / "configs" / "retrieval" / "synthetic_default.yaml"
+SMALL = ["RETRIEVAL.MODEL.EMBED_DIM", "32", "RETRIEVAL.MODEL.HIDDEN_DIM", "32",
+         "RETRIEVAL.MODEL.OUTPUT_DIM", "64", "SOLVER.IMS_PER_BATCH", "8",
+         "SOLVER.WARMUP_ITERS", "5", "SOLVER.STEPS", "(40,)", "SOLVER.LOG_PERIOD", "10",
+         "SOLVER.CHECKPOINT_PERIOD", "25", "SOLVER.VAL_PERIOD", "25", "RETRIEVAL.NUM_TEST", "10"]
+
+
+def _tool(monkeypatch, *argv: str) -> None:
+    monkeypatch.setattr(sys, "argv", [str(TOOL), *argv])
+    runpy.run_path(str(TOOL), run_name="__main__")
+
+
+@pytest.fixture(scope="module")
+def chain(tiny, tmp_path_factory):
+    """Captions written again by the tool and the three preprocessed splits."""
+    out = tmp_path_factory.mktemp("s2g_chain")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _tool(monkeypatch, "captions", "--data-dir", f"{tiny}/{DATASET}",
+              "--out", str(out / "caps.json"))
+        for split in ("train", "val", "test"):
+            _tool(monkeypatch, "preprocess", "--config-file", str(PREDCLS), "--split", split,
+                  "--source", "ground_truth", "--out", str(out / f"{split}.json"),
+                  *split_opts(tiny), "RETRIEVAL.CAPTIONS_FILE", str(out / "caps.json"),
+                  "OUTPUT_DIR", str(out / "sgg_run"))
+    return out
+
+
+def test_captions_command_is_deterministic(chain, tiny):
+    written = json.loads((chain / "caps.json").read_text())
+    fixture = json.loads(open(f"{tiny}/{DATASET}/vg_capgraphs_anno.json").read())
+    assert written == fixture
+    assert not (chain / "sgg_run").exists()  # preprocessing writes nothing into the run
+
+
+def test_train_then_test_with_shuffled_graphs(chain, monkeypatch):
+    run = chain / "retrieval"
+    files = ["RETRIEVAL.TRAIN_FILES", f"('{chain / 'train.json'}', '{chain / 'val.json'}')",
+             "RETRIEVAL.TEST_FILE", str(chain / "test.json"), "OUTPUT_DIR", str(run)]
+    _tool(monkeypatch, "train", "--config-file", str(RETRIEVAL), *SMALL, *files,
+          "SOLVER.MAX_ITER", "50")
+    result = json.loads((run / "retrieval" / "test.json").read_text())
+    assert [g["requested_size"] for g in result["galleries"]] == [1000, 5000]
+    assert [g["gallery_size"] for g in result["galleries"]] == [10, 10]  # RETRIEVAL.NUM_TEST
+    assert result["train_pairs"] == 43 + 8  # tiny: 43 train, 8 val; 13 test = 10 test + 3 val
+    assert result["iterations"] == 50 and result["iterations_per_epoch"] == 7
+    assert set(result["galleries"][0]["recall"]) == {"1", "5", "10", "20", "50", "100"}
+    assert (run / "model_final.pth").is_file() and (run / "model_0000025.pth").is_file()
+    assert list((run / "tensorboard").iterdir())
+    log = (run / "log.txt").read_text()
+    assert "Validation at iteration 25" in log  # the 3 val pairs
+    _tool(monkeypatch, "test", "--config-file", str(RETRIEVAL), *SMALL, *files,
+          "RETRIEVAL.TEST.SHUFFLE_GRAPHS", "True")
+    shuffled = json.loads((run / "retrieval" / "test_shuffled.json").read_text())
+    assert shuffled["shuffled_graphs"] and not result["shuffled_graphs"]
+    assert shuffled["galleries"][0]["gallery_size"] == 10
