@@ -331,6 +331,10 @@ _C.ENERGY_MODEL.HARD_NEGATIVES.SOURCE = "frequency"
 # any state dict of the energy model), loaded when relation training starts from scratch (a
 # resumed run takes the energy model from its checkpoint). Empty = random initialisation.
 _C.ENERGY_MODEL.WEIGHT = ""
+# Keep the energy model fixed during relation training (new): its parameters get no update, so
+# a pretrained energy model (ENERGY_MODEL.WEIGHT, required) acts as a learned structural prior
+# that the relation model is trained against; the energy losses are still logged.
+_C.ENERGY_MODEL.FREEZE = False
 # Pretraining of the energy model on the train split's GT graphs (tools/energy_pretrain_net.py,
 # new): no detector, no image graph (needs USE_IMAGE_GRAPH False); each GT graph on all ordered
 # pairs of its objects (background on unannotated pairs, at most MAX_PAIRS pairs: all

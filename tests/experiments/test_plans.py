@@ -78,9 +78,9 @@ def test_structure_plan_shares_the_main_grid_runs_and_adds_the_baselines():
     assert decode[-4:] == ["TEST.ENERGY_DECODE.ON", "True", "MODEL.WEIGHT", os.path.join(
         "out", "vctree_predcls_ebm_struct_seed0", "model_final.pth")]
     # screening variants differ from the structured EBM in exactly the named keys
-    nohard = dict(zip(*[iter(structure["motifs_predcls_ebm_struct_nohard_seed0"])] * 2))
+    finetuned = dict(zip(*[iter(structure["motifs_predcls_ebm_struct_finetuned_seed0"])] * 2))
     full = dict(zip(*[iter(structure["motifs_predcls_ebm_struct_seed0"])] * 2))
-    assert {k for k in full if full[k] != nohard.get(k)} == {"ENERGY_MODEL.HARD_NEGATIVES.NUM"}
+    assert {k for k in full if full[k] != finetuned.get(k)} == {"ENERGY_MODEL.FREEZE"}
     # the structured runs load their seed's pretrained energy model, except "nopretrain"
     weight = os.path.join("energy_pretrain", "seed1", "energy_model.pth")
     assert struct[-2:] == ["ENERGY_MODEL.WEIGHT", weight]

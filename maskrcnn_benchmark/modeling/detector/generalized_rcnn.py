@@ -143,6 +143,12 @@ def build_generalized_rcnn(cfg: CfgNode, statistics: Any = None) -> GeneralizedR
     )
     if cfg.MODEL.RELATION_ON:
         model.freeze_detector()
+    if cfg.MODEL.ENERGY_ON and cfg.ENERGY_MODEL.FREEZE:
+        if not cfg.ENERGY_MODEL.WEIGHT:
+            raise ValueError("ENERGY_MODEL.FREEZE True keeps the energy model as initialised; "
+                             "set ENERGY_MODEL.WEIGHT to a pretrained one "
+                             "(tools/energy_pretrain_net.py) or leave FREEZE False")
+        model.energy_model.requires_grad_(False)
     return model
 
 

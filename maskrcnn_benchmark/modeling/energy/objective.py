@@ -295,6 +295,8 @@ def _energy_with_frozen_parameters(energy_model: nn.Module, graph, image_embeddi
 def _zero_connected_to(module: nn.Module) -> Tensor:
     """0.0, as a sum over every trainable parameter (each gets a zero gradient)."""
     terms = [param.sum() * 0.0 for param in module.parameters() if param.requires_grad]
+    if not terms:  # a frozen energy model (ENERGY_MODEL.FREEZE)
+        return torch.zeros((), device=next(module.parameters()).device)
     return torch.stack(terms).sum()
 
 
