@@ -20,6 +20,8 @@ from pathlib import Path
 from . import ExperimentError
 from .plans import Run, done
 
+PRETRAINED_FILE = "energy_model.pth"  # what tools/energy_pretrain_net.py writes to OUTPUT_DIR
+
 __all__ = ["TOOLS", "select", "claim", "execute", "run_all", "dry_run"]
 
 logger = logging.getLogger(__name__)
@@ -86,6 +88,9 @@ def execute(run: Run, *, output_root: str, config: str, extra_opts: list[str]) -
         if not os.path.isfile(weight):  # its training run has not finished (yet)
             logger.info("waiting (no %s yet; run this command again later): %s", weight, name)
             return name, 0
+    blocked = None if test_only else _pretrain_energy_if_needed(name, opts, config)
+    if blocked is not None:
+        return name, blocked
     os.makedirs(out, exist_ok=True)
     if not claim(out):
         logger.info("skipped (another runner holds it): %s", name)
@@ -102,6 +107,44 @@ def execute(run: Run, *, output_root: str, config: str, extra_opts: list[str]) -
         os.remove(os.path.join(out, ".claim"))
     logger.info("%s: %s", "finished" if code == 0 else f"FAILED ({code})", name)
     return name, code
+
+
+def _pretrain_energy_if_needed(name: str, opts: list[str], config: str) -> int | None:
+    """None when the run needs no pretrained energy model or its ENERGY_MODEL.WEIGHT exists;
+    otherwise pretrain it first (tools/energy_pretrain_net.py with the run's overrides, into
+    the file's folder; the log goes to ``pretrain.log`` there) and return None once it is
+    written, 0 while another runner pretrains it (the run waits for a later call), or the
+    pretraining's non-zero exit code."""
+    if "ENERGY_MODEL.WEIGHT" not in opts:
+        return None
+    weight = opts[opts.index("ENERGY_MODEL.WEIGHT") + 1]
+    if os.path.isfile(weight):
+        return None
+    folder = os.path.dirname(weight) or "."
+    if os.path.basename(weight) != PRETRAINED_FILE:
+        raise ExperimentError(f"{name}: ENERGY_MODEL.WEIGHT {weight} does not exist and is not "
+                              f"the {PRETRAINED_FILE} that tools/energy_pretrain_net.py writes")
+    os.makedirs(folder, exist_ok=True)
+    if not claim(folder):
+        logger.info("waiting (another runner pretrains %s; run this command again later): %s",
+                    weight, name)
+        return 0
+    keep = [item for pair in zip(opts[::2], opts[1::2])
+            if pair[0] not in ("ENERGY_MODEL.WEIGHT", "MODEL.WEIGHT") for item in pair]
+    command = [sys.executable, str(TOOLS / "energy_pretrain_net.py"), "--config-file", config,
+               *keep, "OUTPUT_DIR", folder]
+    logger.info("pretraining the energy model %s (needed by %s)", weight, name)
+    try:
+        with open(os.path.join(folder, "pretrain.log"), "a") as log:
+            code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT,
+                                  env={**os.environ, "OMP_NUM_THREADS": "1"}).returncode
+    finally:
+        os.remove(os.path.join(folder, ".claim"))
+    if code != 0 or not os.path.isfile(weight):
+        logger.info("FAILED (%s) pretraining %s: see %s; %s not started", code, weight,
+                    os.path.join(folder, "pretrain.log"), name)
+        return code or 1
+    return None
 
 
 def run_all(runs: list[Run], *, workers: int, output_root: str, config: str,

@@ -9,6 +9,7 @@ be re-run after an interruption. Runs go --workers at a time, one CPU thread eac
     python tools/run_experiments.py --plan extras --workers 2   # gradient modes, refinement
     python tools/run_experiments.py --plan main --dry-run      # list the runs
     python tools/run_experiments.py --plan main,ablation --only 'motifs_predcls' 'tau'
+    python tools/run_experiments.py --plan structure --workers 2  # structured energy learning
 
 --plan takes a comma-separated list; --only keeps the runs whose name matches one of the given
 regular expressions and orders them by the first pattern they match (a priority queue). Several
@@ -16,8 +17,10 @@ runners may share one output root: each run is claimed with a lock file (<out>/.
 the runner's pid; a claim of a dead process is taken over), so two runners started on the same
 plan split its runs between them.
 
-Test-only runs (test-time refinement) evaluate a finished run's model_final.pth into their
-own folder with tools/relation_test_net.py. The plans and the runner live in the package
+Test-only runs (test-time refinement, energy-guided decoding) evaluate a finished run's
+model_final.pth into their own folder with tools/relation_test_net.py. A training run whose
+ENERGY_MODEL.WEIGHT (a pretrained energy model, plan structure) does not exist yet first runs
+tools/energy_pretrain_net.py with its overrides into that file's folder. The plans and the runner live in the package
 `experiments` (experiments/plans.py, experiments/runner.py).
 """
 

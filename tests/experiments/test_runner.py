@@ -85,6 +85,44 @@ def test_execute_launches_the_tool_with_the_run_overrides(tmp_path, monkeypatch,
     assert len(calls) == 2
 
 
+def test_missing_pretrained_energy_model_is_pretrained_first(tmp_path, monkeypatch, caplog):
+    """A training run whose ENERGY_MODEL.WEIGHT is missing first runs energy_pretrain_net.py
+    with its overrides (without the weight keys) into the file's folder; a failed pretraining
+    leaves the run unstarted and reports the failure; an existing file is used as it is."""
+    caplog.set_level(logging.INFO, logger="experiments")
+    calls = []
+    pretrain_code = [2]
+
+    def fake_run(command, stdout, stderr, env):
+        calls.append(command)
+        if command[1].endswith("energy_pretrain_net.py"):
+            if pretrain_code[0] == 0:
+                folder = command[command.index("OUTPUT_DIR") + 1]
+                with open(os.path.join(folder, "energy_model.pth"), "wb"):
+                    pass
+            return subprocess.CompletedProcess(command, pretrain_code[0])
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(runner.subprocess, "run", fake_run)
+    weight = str(tmp_path / "energy_pretrain" / "seed0" / "energy_model.pth")
+    run = ("x_ebm_struct_seed0", ["SEED", "0", "ENERGY_MODEL.WEIGHT", weight])
+    opts = dict(output_root=str(tmp_path / "results"), config="base.yaml", extra_opts=[])
+    assert runner.execute(run, **opts) == ("x_ebm_struct_seed0", 2)
+    assert len(calls) == 1 and "FAILED (2) pretraining" in caplog.text
+    assert calls[0][1:] == [str(REPO / "tools" / "energy_pretrain_net.py"), "--config-file",
+                            "base.yaml", "SEED", "0", "OUTPUT_DIR", os.path.dirname(weight)]
+    pretrain_code[0] = 0
+    assert runner.execute(run, **opts) == ("x_ebm_struct_seed0", 0)
+    assert [c[1].rsplit("/", 1)[-1] for c in calls[1:]] == ["energy_pretrain_net.py",
+                                                             "relation_train_net.py"]
+    assert calls[2][-4:-2] == ["ENERGY_MODEL.WEIGHT", weight]
+    other = ("y_ebm_struct_seed0", ["SEED", "0", "ENERGY_MODEL.WEIGHT", weight])
+    assert runner.execute(other, **opts) == ("y_ebm_struct_seed0", 0)
+    assert calls[3][1].endswith("relation_train_net.py")  # no second pretraining
+    with pytest.raises(ExperimentError, match="is not the energy_model.pth that tools/energy_pretrain_net.py"):
+        runner.execute(("z_seed0", ["ENERGY_MODEL.WEIGHT", str(tmp_path / "w.pth")]), **opts)
+
+
 def test_run_all_refuses_a_missing_config(tmp_path):
     with pytest.raises(ExperimentError, match="config file nowhere.yaml not found"):
         runner.run_all([("a_seed0", [])], workers=1, output_root=str(tmp_path),
