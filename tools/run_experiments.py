@@ -20,8 +20,8 @@ plan split its runs between them.
 Test-only runs (test-time refinement, energy-guided decoding) evaluate a finished run's
 model_final.pth into their own folder with tools/relation_test_net.py. A training run whose
 ENERGY_MODEL.WEIGHT (a pretrained energy model, plan structure) does not exist yet first runs
-tools/energy_pretrain_net.py with its overrides into that file's folder. The plans and the runner live in the package
-`experiments` (experiments/plans.py, experiments/runner.py).
+tools/energy_pretrain_net.py with its overrides into that file's folder. The plans and the
+runner live in the package `experiments` (experiments/plans.py, experiments/runner.py).
 """
 
 import argparse

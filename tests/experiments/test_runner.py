@@ -119,7 +119,7 @@ def test_missing_pretrained_energy_model_is_pretrained_first(tmp_path, monkeypat
     other = ("y_ebm_struct_seed0", ["SEED", "0", "ENERGY_MODEL.WEIGHT", weight])
     assert runner.execute(other, **opts) == ("y_ebm_struct_seed0", 0)
     assert calls[3][1].endswith("relation_train_net.py")  # no second pretraining
-    with pytest.raises(ExperimentError, match="is not the energy_model.pth that tools/energy_pretrain_net.py"):
+    with pytest.raises(ExperimentError, match="is not the energy_model.pth that"):
         runner.execute(("z_seed0", ["ENERGY_MODEL.WEIGHT", str(tmp_path / "w.pth")]), **opts)
 
 
