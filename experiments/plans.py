@@ -150,8 +150,9 @@ CONFIDENCE_PENALTY = ("MODEL.ROI_RELATION_HEAD.CONFIDENCE_PENALTY", "0.1")
 # (background states on unrelated pairs), one-hot states on both sides (negatives drawn from
 # the head with a straight-through gradient, moved by the discrete sampler), hard negatives,
 # a margin loss, direction-aware messages, no image graph, and an energy model pretrained on
-# the train split's GT graphs (tools/energy_pretrain_net.py, ``pretrained_energy``) and kept
-# fixed; the relation model is trained to lower the energy of its samples (lambda_e = 0.1).
+# the train split's GT graphs (tools/energy_pretrain_net.py, ``pretrained_energy``) that keeps
+# learning from the relation model's samples at 1/100 of its learning rate; the relation model
+# is trained to lower the energy of its samples (lambda_e = 0.05).
 STRUCTURED_EBM = (
     "ENERGY_MODEL.POSITIVE_GRAPH", "matched",
     "ENERGY_MODEL.NEGATIVE_STATES", "sample",
@@ -163,8 +164,9 @@ STRUCTURED_EBM = (
     "SAMPLER.NAME", "GibbsWithGradients",
     "SAMPLER.ITERS", "5",
     "SAMPLER.GRAD_MODE", "descend",
-    "ENERGY_MODEL.LOSS_WEIGHT", "0.1",
-    "ENERGY_MODEL.FREEZE", "True",
+    "ENERGY_MODEL.LOSS_WEIGHT", "0.05",
+    "ENERGY_MODEL.FREEZE", "False",
+    "SOLVER.ENERGY_LR_FACTOR", "0.01",
 )
 # Test-only: the structured EBM's model with energy-guided decoding at test time.
 DECODED = "decode"
@@ -206,10 +208,18 @@ STRUCTURE_SCREEN = Study(
     "motifs", "predcls", (
         Variant("EBM (paper)"),
         Variant("EBM structured", "struct", STRUCTURED_EBM),
-        Variant("EBM structured, energy model fine-tuned in training", "struct_finetuned",
-                replaced(STRUCTURED_EBM, ENERGY_MODEL__FREEZE="False")),
+        Variant("EBM structured, energy model frozen (lambda_e 0.1)", "struct_frozen",
+                replaced(STRUCTURED_EBM, ENERGY_MODEL__LOSS_WEIGHT="0.1",
+                         ENERGY_MODEL__FREEZE="True", SOLVER__ENERGY_LR_FACTOR=None)),
+        Variant("EBM structured, energy model at the relation model's learning rate "
+                "(lambda_e 0.1)", "struct_finetuned",
+                replaced(STRUCTURED_EBM, ENERGY_MODEL__LOSS_WEIGHT="0.1",
+                         SOLVER__ENERGY_LR_FACTOR=None)),
+        Variant("EBM structured, energy learning rate x 0.1", "struct_elr0.1",
+                replaced(STRUCTURED_EBM, SOLVER__ENERGY_LR_FACTOR="0.1")),
         Variant("EBM structured, energy model not pretrained (trained jointly)",
-                f"struct_{NO_PRETRAINING}", replaced(STRUCTURED_EBM, ENERGY_MODEL__FREEZE="False")),
+                f"struct_{NO_PRETRAINING}",
+                replaced(STRUCTURED_EBM, SOLVER__ENERGY_LR_FACTOR=None)),
         Variant("EBM structured, reference gradient (raise E-)", "struct_reference",
                 replaced(STRUCTURED_EBM, SAMPLER__GRAD_MODE="reference")),
     ))

@@ -322,7 +322,7 @@ _C.ENERGY_MODEL.L2_REDUCTION = "mean"
 # changed, k drawn uniformly from NUM_CHANGES; predicates drawn from SOURCE "frequency" (the
 # train split's p(predicate | subject, object), the true one excluded) or "uniform". PredCls
 # changes predicates only; SGCls / SGDet may also change object labels. Needs POSITIVE_GRAPH
-# "matched".
+# "matched" in relation training.
 _C.ENERGY_MODEL.HARD_NEGATIVES = CN()
 _C.ENERGY_MODEL.HARD_NEGATIVES.NUM = 0
 _C.ENERGY_MODEL.HARD_NEGATIVES.NUM_CHANGES = (1, 2, 3)
@@ -339,7 +339,8 @@ _C.ENERGY_MODEL.FREEZE = False
 # new): no detector, no image graph (needs USE_IMAGE_GRAPH False); each GT graph on all ordered
 # pairs of its objects (background on unannotated pairs, at most MAX_PAIRS pairs: all
 # annotated ones, then a random subset of the rest) against HARD_NEGATIVES.NUM changed copies,
-# ENERGY_MODEL.LOSS, Adam with LR, BATCH_SIZE graphs per step, EPOCHS passes.
+# ENERGY_MODEL.LOSS (+ L2COEFF x Eq. 4; LOSS_WEIGHT is not applied), Adam with LR, BATCH_SIZE
+# graphs per step, EPOCHS passes. MAX_PAIRS 0 = every ordered pair.
 _C.ENERGY_MODEL.PRETRAIN = CN()
 _C.ENERGY_MODEL.PRETRAIN.EPOCHS = 10
 _C.ENERGY_MODEL.PRETRAIN.LR = 0.001
@@ -433,6 +434,10 @@ _C.SOLVER.MAX_ITER = 40000
 _C.SOLVER.BASE_LR = 0.002
 # Learning-rate factor of bias parameters.
 _C.SOLVER.BIAS_LR_FACTOR = 2
+# Learning-rate factor of the energy model's parameters (new): with a pretrained energy model
+# (ENERGY_MODEL.WEIGHT) a small factor lets it follow the relation model's samples without
+# erasing what it learned (at the relation model's rate, SGD erases it within ~100 iterations).
+_C.SOLVER.ENERGY_LR_FACTOR = 1.0
 # SGD momentum.
 _C.SOLVER.MOMENTUM = 0.9
 # Weight decay of weights and of biases.

@@ -25,7 +25,8 @@ def make_optimizer(cfg, model: nn.Module, slow_heads: Sequence[str] = (),
     """SGD over trainable parameters only, with SGB's rules.
 
     lr = BASE_LR x IMS_PER_BATCH (SGB's per-image rule); biases use BIAS_LR_FACTOR and
-    WEIGHT_DECAY_BIAS; parameters whose name contains one of ``slow_heads`` get lr / slow_ratio
+    WEIGHT_DECAY_BIAS; the energy model's parameters are scaled by ENERGY_LR_FACTOR;
+    parameters whose name contains one of ``slow_heads`` get lr / slow_ratio
     (IMP's feature extractors). Parameters are grouped by (clipping group, lr, weight decay); each
     group carries a ``name`` ("model" or "energy") used for per-group gradient clipping.
     """
@@ -40,7 +41,10 @@ def make_optimizer(cfg, model: nn.Module, slow_heads: Sequence[str] = (),
             lr, weight_decay = solver.BASE_LR * solver.BIAS_LR_FACTOR, solver.WEIGHT_DECAY_BIAS
         if any(head in name for head in slow_heads):
             lr /= slow_ratio
-        groups.setdefault((parameter_group_name(name), lr * scale, weight_decay), []).append(param)
+        group = parameter_group_name(name)
+        if group == "energy":
+            lr *= solver.ENERGY_LR_FACTOR
+        groups.setdefault((group, lr * scale, weight_decay), []).append(param)
     if not groups:
         raise ValueError("The model has no trainable parameters; nothing to optimise")
     param_groups = [{"params": params, "lr": lr, "weight_decay": wd, "name": group}

@@ -64,7 +64,7 @@ def test_structure_plan_shares_the_main_grid_runs_and_adds_the_baselines():
     main = dict(plans.plan("main", "out"))
     runs = plans.plan("structure", "out")
     names = [name for name, _ in runs]
-    assert len(names) == len(set(names)) == 3 * 4 * 4 + 4 + 4 + 3
+    assert len(names) == len(set(names)) == 3 * 4 * 4 + 4 + 4 + 5
     shared = [(name, overrides) for name, overrides in runs if name in main]
     # CE and the paper's EBM are the main grid's runs, with the very same overrides
     assert len(shared) == 3 * 4 * 2 and all(main[name] == ovr for name, ovr in shared)
@@ -80,7 +80,9 @@ def test_structure_plan_shares_the_main_grid_runs_and_adds_the_baselines():
     # screening variants differ from the structured EBM in exactly the named keys
     finetuned = dict(zip(*[iter(structure["motifs_predcls_ebm_struct_finetuned_seed0"])] * 2))
     full = dict(zip(*[iter(structure["motifs_predcls_ebm_struct_seed0"])] * 2))
-    assert {k for k in full if full[k] != finetuned.get(k)} == {"ENERGY_MODEL.FREEZE"}
+    assert {k for k in full if full[k] != finetuned.get(k)} == {
+        "ENERGY_MODEL.LOSS_WEIGHT", "SOLVER.ENERGY_LR_FACTOR"}
+    assert finetuned["ENERGY_MODEL.LOSS_WEIGHT"] == "0.1"
     # the structured runs load their seed's pretrained energy model, except "nopretrain"
     weight = os.path.join("energy_pretrain", "seed1", "energy_model.pth")
     assert struct[-2:] == ["ENERGY_MODEL.WEIGHT", weight]

@@ -41,6 +41,14 @@ def test_optimizer_lr_rules_and_groups():
     assert all(id(p) not in frozen for g in opt.param_groups for p in g["params"])
 
 
+def test_energy_lr_factor_scales_only_the_energy_model():
+    cfg = get_cfg()
+    cfg.SOLVER.BASE_LR, cfg.SOLVER.IMS_PER_BATCH, cfg.SOLVER.BIAS_LR_FACTOR = 0.01, 4, 2
+    cfg.SOLVER.ENERGY_LR_FACTOR = 0.01
+    lrs = {(g["name"], round(g["lr"], 8)) for g in make_optimizer(cfg, _model()).param_groups}
+    assert lrs == {("model", 0.04), ("model", 0.08), ("energy", 0.0004), ("energy", 0.0008)}
+
+
 def test_multistep_warmup_values():
     opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
     sched = WarmupMultiStepLR(opt, [4, 6], gamma=0.1, warmup_factor=0.1, warmup_iters=2)

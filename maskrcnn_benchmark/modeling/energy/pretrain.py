@@ -5,7 +5,11 @@ objects (``pretrain_graphs.py``) is a positive; HARD_NEGATIVES.NUM copies with k
 changed (``HardNegativeSampler``: k from NUM_CHANGES, new predicates from SOURCE, predicates
 only as in PredCls) are its negatives. The loss is Eq. 5 without the task term:
 
-    LOSS_WEIGHT * L_e(E+, E-, d) + L2COEFF * Eq. 4(E+, E-)
+    L_e(E+, E-, d) + L2COEFF * Eq. 4(E+, E-)
+
+(ENERGY_MODEL.LOSS_WEIGHT is lambda_e of relation training, how strongly the energy acts on
+the relation model; it does not scale the pretraining loss, so one pretrained energy model
+serves runs with any lambda_e.)
 
 with L_e = ENERGY_MODEL.LOSS (``Margin``: d = the number of changed predicates), Adam(PRETRAIN.LR),
 PRETRAIN.BATCH_SIZE graphs per step, PRETRAIN.EPOCHS passes over the shuffled train graphs.

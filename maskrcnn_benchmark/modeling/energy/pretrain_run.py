@@ -115,7 +115,7 @@ def pretrain_energy_model(cfg) -> dict[str, Any]:
             stats = train_one_epoch(
                 model, optimizer, usable, sampler, energy_loss,
                 batch_size=pretrain.BATCH_SIZE, noise_std=energy.DATA_NOISE_VAR,
-                loss_weight=energy.LOSS_WEIGHT, l2_weight=energy.L2COEFF,
+                loss_weight=1.0, l2_weight=energy.L2COEFF,
                 l2_reduction=energy.L2_REDUCTION, device=device)
             train_time = time.perf_counter() - tick
             record = {"epoch": epoch, **asdict(stats), "skipped_graphs": len(graphs) - len(usable),
@@ -178,7 +178,7 @@ def _settings(cfg) -> dict[str, Any]:
     return {"train": list(cfg.DATASETS.TRAIN), "val": list(cfg.DATASETS.VAL),
             "test": list(cfg.DATASETS.TEST), "seed": cfg.SEED, "loss": energy.LOSS,
             "margin": energy.MARGIN, "temperature": energy.TEMP,
-            "loss_weight": energy.LOSS_WEIGHT, "l2coeff": energy.L2COEFF,
+            "l2coeff": energy.L2COEFF,
             "l2_reduction": energy.L2_REDUCTION, "data_noise": energy.DATA_NOISE_VAR,
             "hard_negatives": energy.HARD_NEGATIVES.NUM,
             "num_changes": list(energy.HARD_NEGATIVES.NUM_CHANGES),
