@@ -24,8 +24,8 @@ from . import ExperimentError
 __all__ = ["SEEDS", "TASKS", "METHODS", "PLANS", "PREDICTORS", "RUN_NAME", "Run", "Variant",
            "Study", "ABLATION", "ENERGY_VARIANTS", "REFINED", "REFINED_SEED",
            "STRUCTURE_SETTINGS", "STRUCTURE_SEEDS", "STRUCTURE_METHODS", "CONFIDENCE_PENALTY",
-           "STRUCTURED_EBM", "STRUCTURE_SCREEN", "DECODED", "NO_PRETRAINING", "replaced",
-           "pretrained_energy", "pretraining_runs",
+           "STRUCTURED_EBM", "STRUCTURE_SCREEN", "DECODED", "DECODE_WEIGHTS", "NO_PRETRAINING",
+           "replaced", "pretrained_energy", "pretraining_runs",
            "registered_predictor", "setting_name", "run_name", "main_settings", "run_overrides",
            "plan", "build", "done"]
 
@@ -170,6 +170,9 @@ STRUCTURED_EBM = (
 )
 # Test-only: the structured EBM's model with energy-guided decoding at test time.
 DECODED = "decode"
+# Test-only decoding of the CE models with the pretrained energy: run suffix -> the weight of
+# the energy against the head's log-probabilities (TEST.ENERGY_DECODE.WEIGHT).
+DECODE_WEIGHTS = {DECODED: "1.0", f"{DECODED}_w3": "3.0"}
 # Variants without the pretrained energy model.
 NO_PRETRAINING = "nopretrain"
 
@@ -257,10 +260,12 @@ def _structure_runs(output_root: str) -> list[Run]:
     for predictor, task in STRUCTURE_SETTINGS:  # CE scores decoded with the pretrained energy
         weights = os.path.join(output_root, run_name(setting_name(predictor, task, "ce"), 0),
                                "model_final.pth")
-        runs.append((run_name(setting_name(predictor, task, "ce", DECODED), 0),
-                     run_overrides(predictor, task, True, 0) + list(STRUCTURED_EBM)
-                     + ["ENERGY_MODEL.WEIGHT", pretrained_energy(output_root, 0),
-                        "TEST.ENERGY_DECODE.ON", "True", "MODEL.WEIGHT", weights]))
+        for suffix, weight in DECODE_WEIGHTS.items():
+            runs.append((run_name(setting_name(predictor, task, "ce", suffix), 0),
+                         run_overrides(predictor, task, True, 0) + list(STRUCTURED_EBM)
+                         + ["ENERGY_MODEL.WEIGHT", pretrained_energy(output_root, 0),
+                            "TEST.ENERGY_DECODE.ON", "True", "TEST.ENERGY_DECODE.WEIGHT", weight,
+                            "MODEL.WEIGHT", weights]))
     screen = [(name, _with_pretrained(name, overrides, output_root, 0))
               for name, overrides in STRUCTURE_SCREEN.runs(0)]
     return runs + [run for run in screen if run[0] != run_name(

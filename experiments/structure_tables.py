@@ -83,6 +83,8 @@ def _decoding(settings: Settings) -> str:
         rows += [(f"{predictor} {task} CE", setting_name(predictor, task, "ce")),
                  (f"{predictor} {task} CE + energy-guided decoding (pretrained energy)",
                   setting_name(predictor, task, "ce", DECODED)),
+                 (f"{predictor} {task} CE + energy-guided decoding, weight 3",
+                  setting_name(predictor, task, "ce", f"{DECODED}_w3")),
                  (f"{predictor} {task} EBM structured",
                   setting_name(predictor, task, "ebm", "struct")),
                  (f"{predictor} {task} + energy-guided decoding",

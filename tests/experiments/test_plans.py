@@ -64,7 +64,7 @@ def test_structure_plan_shares_the_main_grid_runs_and_adds_the_baselines():
     main = dict(plans.plan("main", "out"))
     runs = plans.plan("structure", "out")
     names = [name for name, _ in runs]
-    assert len(names) == len(set(names)) == 3 * 4 * 4 + 4 + 4 + 5
+    assert len(names) == len(set(names)) == 3 * 4 * 4 + 4 + 2 * 4 + 5
     shared = [(name, overrides) for name, overrides in runs if name in main]
     # CE and the paper's EBM are the main grid's runs, with the very same overrides
     assert len(shared) == 3 * 4 * 2 and all(main[name] == ovr for name, ovr in shared)
@@ -91,10 +91,12 @@ def test_structure_plan_shares_the_main_grid_runs_and_adds_the_baselines():
     assert "ENERGY_MODEL.WEIGHT" not in decode  # the trained model holds its energy model
     ce_decode = structure["motifs_sgcls_ce_decode_seed0"]
     assert ce_decode[ce_decode.index("MODEL.ENERGY_ON") + 1] == "True"
-    assert ce_decode[-6:] == ["ENERGY_MODEL.WEIGHT", os.path.join("energy_pretrain", "seed0",
+    assert ce_decode[-8:] == ["ENERGY_MODEL.WEIGHT", os.path.join("energy_pretrain", "seed0",
                                                                   "energy_model.pth"),
-                              "TEST.ENERGY_DECODE.ON", "True", "MODEL.WEIGHT",
+                              "TEST.ENERGY_DECODE.ON", "True", "TEST.ENERGY_DECODE.WEIGHT", "1.0",
+                              "MODEL.WEIGHT",
                               os.path.join("out", "motifs_sgcls_ce_seed0", "model_final.pth")]
+    assert structure["motifs_sgcls_ce_decode_w3_seed0"][-3] == "3.0"
     assert [seed for seed, _ in plans.pretraining_runs("out")] == [0, 1, 2]
     seed, opts = plans.pretraining_runs("output/results")[2]
     assert opts[-2:] == ["OUTPUT_DIR", os.path.join("output", "energy_pretrain", "seed2")]
