@@ -143,7 +143,8 @@ STRUCTURE_SETTINGS = (("motifs", "predcls"), ("vctree", "predcls"), ("motifs", "
 STRUCTURE_SEEDS = (0, 1, 2)
 # method label -> (method, variant suffix)
 STRUCTURE_METHODS = {"CE": ("ce", ""), "CE + confidence penalty": ("ce", "confpen"),
-                     "EBM (paper)": ("ebm", ""), "EBM structured": ("ebm", "struct")}
+                     "EBM (paper)": ("ebm", ""), "EBM structured": ("ebm", "struct"),
+                     "CE + energy-guided decoding": ("ce", "decode")}
 # Pereyra et al. 2017's weight range; the baseline that makes predictions softer, no structure.
 CONFIDENCE_PENALTY = ("MODEL.ROI_RELATION_HEAD.CONFIDENCE_PENALTY", "0.1")
 # The structured energy-based learning of docs/ENERGY.md: same nodes and pairs in G+ and G-
@@ -245,6 +246,8 @@ def _structure_runs(output_root: str) -> list[Run]:
     for seed in STRUCTURE_SEEDS:
         for predictor, task in STRUCTURE_SETTINGS:
             for method, suffix in STRUCTURE_METHODS.values():
+                if suffix == DECODED:  # test-only, below
+                    continue
                 extra = {"confpen": CONFIDENCE_PENALTY, "struct": STRUCTURED_EBM}.get(suffix, ())
                 name = run_name(setting_name(predictor, task, method, suffix), seed)
                 runs.append((name, _with_pretrained(
@@ -257,15 +260,18 @@ def _structure_runs(output_root: str) -> list[Run]:
         runs.append((run_name(setting_name(predictor, task, "ebm", f"struct_{DECODED}"), 0),
                      run_overrides(predictor, task, True, 0) + list(STRUCTURED_EBM)
                      + ["TEST.ENERGY_DECODE.ON", "True", "MODEL.WEIGHT", weights]))
-    for predictor, task in STRUCTURE_SETTINGS:  # CE scores decoded with the pretrained energy
-        weights = os.path.join(output_root, run_name(setting_name(predictor, task, "ce"), 0),
+    # CE scores decoded with the seed's pretrained energy (the other weights on seed 0 only)
+    for seed, (predictor, task), (suffix, weight) in itertools.product(
+            STRUCTURE_SEEDS, STRUCTURE_SETTINGS, DECODE_WEIGHTS.items()):
+        if seed and suffix != DECODED:
+            continue
+        weights = os.path.join(output_root, run_name(setting_name(predictor, task, "ce"), seed),
                                "model_final.pth")
-        for suffix, weight in DECODE_WEIGHTS.items():
-            runs.append((run_name(setting_name(predictor, task, "ce", suffix), 0),
-                         run_overrides(predictor, task, True, 0) + list(STRUCTURED_EBM)
-                         + ["ENERGY_MODEL.WEIGHT", pretrained_energy(output_root, 0),
-                            "TEST.ENERGY_DECODE.ON", "True", "TEST.ENERGY_DECODE.WEIGHT", weight,
-                            "MODEL.WEIGHT", weights]))
+        runs.append((run_name(setting_name(predictor, task, "ce", suffix), seed),
+                     run_overrides(predictor, task, True, seed) + list(STRUCTURED_EBM)
+                     + ["ENERGY_MODEL.WEIGHT", pretrained_energy(output_root, seed),
+                        "TEST.ENERGY_DECODE.ON", "True", "TEST.ENERGY_DECODE.WEIGHT", weight,
+                        "MODEL.WEIGHT", weights]))
     screen = [(name, _with_pretrained(name, overrides, output_root, 0))
               for name, overrides in STRUCTURE_SCREEN.runs(0)]
     return runs + [run for run in screen if run[0] != run_name(

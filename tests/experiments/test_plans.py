@@ -64,7 +64,7 @@ def test_structure_plan_shares_the_main_grid_runs_and_adds_the_baselines():
     main = dict(plans.plan("main", "out"))
     runs = plans.plan("structure", "out")
     names = [name for name, _ in runs]
-    assert len(names) == len(set(names)) == 3 * 4 * 4 + 4 + 2 * 4 + 5
+    assert len(names) == len(set(names)) == 3 * 4 * 4 + 4 + 4 * 4 + 5
     shared = [(name, overrides) for name, overrides in runs if name in main]
     # CE and the paper's EBM are the main grid's runs, with the very same overrides
     assert len(shared) == 3 * 4 * 2 and all(main[name] == ovr for name, ovr in shared)
@@ -97,6 +97,11 @@ def test_structure_plan_shares_the_main_grid_runs_and_adds_the_baselines():
                               "MODEL.WEIGHT",
                               os.path.join("out", "motifs_sgcls_ce_seed0", "model_final.pth")]
     assert structure["motifs_sgcls_ce_decode_w3_seed0"][-3] == "3.0"
+    seed2 = structure["vctree_predcls_ce_decode_seed2"]
+    assert seed2[seed2.index("ENERGY_MODEL.WEIGHT") + 1] == os.path.join(
+        "energy_pretrain", "seed2", "energy_model.pth")
+    assert seed2[-1] == os.path.join("out", "vctree_predcls_ce_seed2", "model_final.pth")
+    assert "motifs_predcls_ce_decode_w3_seed1" not in structure
     assert [seed for seed, _ in plans.pretraining_runs("out")] == [0, 1, 2]
     seed, opts = plans.pretraining_runs("output/results")[2]
     assert opts[-2:] == ["OUTPUT_DIR", os.path.join("output", "energy_pretrain", "seed2")]
