@@ -1,5 +1,6 @@
 """Shared pytest fixtures: CPU-only, tiny, nothing downloaded."""
 
+import contextlib
 import logging
 
 import pytest
@@ -15,17 +16,28 @@ def _deterministic_cpu():
     yield
 
 
+@contextlib.contextmanager
+def package_logger_restored():
+    """Undo what setup_logger does to the package logger (handlers, propagate False) inside the
+    block; module-scoped fixtures that run a tool need it, the autouse fixture below covers
+    single tests."""
+    log = logging.getLogger("maskrcnn_benchmark")
+    state = (list(log.handlers), log.propagate, log.level)
+    try:
+        yield
+    finally:
+        for handler in log.handlers:
+            if handler not in state[0]:
+                handler.close()
+        log.handlers[:], log.propagate, log.level = state
+
+
 @pytest.fixture(autouse=True)
 def _restore_package_logger():
     """Tools under test call setup_logger (handlers, propagate False); undo it after each test so
     later tests' caplog still sees the package's records."""
-    log = logging.getLogger("maskrcnn_benchmark")
-    state = (list(log.handlers), log.propagate, log.level)
-    yield
-    for handler in log.handlers:
-        if handler not in state[0]:
-            handler.close()
-    log.handlers[:], log.propagate, log.level = state
+    with package_logger_restored():
+        yield
 
 
 @pytest.fixture

@@ -8,6 +8,8 @@ import sys
 import pytest
 from retrieval_data import DATASET, REPO, split_opts
 
+from tests.conftest import package_logger_restored
+
 TOOL = REPO / "tools" / "image_retrieval.py"
 PREDCLS = REPO / "configs" / "quickstart" / "motifs_predcls.yaml"
 RETRIEVAL = REPO / "configs" / "retrieval" / "synthetic_default.yaml"
@@ -26,7 +28,7 @@ def _tool(monkeypatch, *argv: str) -> None:
 def chain(tiny, tmp_path_factory):
     """Captions written again by the tool and the three preprocessed splits."""
     out = tmp_path_factory.mktemp("s2g_chain")
-    with pytest.MonkeyPatch.context() as monkeypatch:
+    with pytest.MonkeyPatch.context() as monkeypatch, package_logger_restored():
         _tool(monkeypatch, "captions", "--data-dir", f"{tiny}/{DATASET}",
               "--out", str(out / "caps.json"))
         for split in ("train", "val", "test"):
