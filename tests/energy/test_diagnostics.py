@@ -340,3 +340,43 @@ def test_recording_the_training_graphs_leaves_the_model_as_it_was(tiny_root, mon
                                             for t in targets)
     assert graphs.sampled.num_edges > graphs.positive.num_edges
     assert all(p.grad is None for p in model.parameters())
+
+
+
+class _ObjectiveStub:
+    """The attributes of EnergyObjective that the closed form reads."""
+
+    def __init__(self, energy_loss, loss_weight, l2_weight, l2_reduction):
+        self.energy_loss, self.loss_weight = energy_loss, loss_weight
+        self.l2_weight, self.l2_reduction = l2_weight, l2_reduction
+
+
+def _minimise_eq2_eq4(reduction: str, images: int = 4) -> torch.Tensor:
+    """E- minimising 0.7 x 2 (mean E+ - mean E-) + 0.3 Eq. 4 (mean or sum), numerically."""
+    energies = torch.zeros(2, images, requires_grad=True)
+    optimiser = torch.optim.LBFGS([energies], max_iter=200)
+
+    def closure():
+        optimiser.zero_grad()
+        positive, negative = energies
+        squares = positive.pow(2) + negative.pow(2)
+        l2 = squares.mean() if reduction == "mean" else squares.sum()
+        loss = 0.7 * 2.0 * (positive.mean() - negative.mean()) + 0.3 * l2
+        loss.backward()
+        return loss
+
+    optimiser.step(closure)
+    return energies[1].detach()
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_closed_form_optimum_follows_the_l2_reduction(reduction):
+    from maskrcnn_benchmark.modeling.energy.diagnostics.report import _closed_form
+    from maskrcnn_benchmark.modeling.energy.losses import ContrastiveDivergence
+
+    objective = _ObjectiveStub(ContrastiveDivergence(temperature=2.0), 0.7, 0.3, reduction)
+    optimum = _closed_form(objective, images_per_batch=4)
+    numeric = _minimise_eq2_eq4(reduction)
+    assert numeric == pytest.approx(torch.full((4,), optimum["negative"]), abs=1e-4)
+    assert optimum["positive"] == -optimum["negative"]
+    assert optimum["negative"] == pytest.approx(7 / 3 if reduction == "mean" else 7 / 12)

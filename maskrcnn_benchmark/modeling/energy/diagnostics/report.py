@@ -111,18 +111,22 @@ def _probe_split(cfg, model: nn.Module, objective: EnergyObjective, split: str,
                 "positive_std": float(positive.std()) if len(positive) > 1 else 0.0,
                 "negative_std": float(negative.std()) if len(negative) > 1 else 0.0,
                 "grad_factor": float(torch.cat(factors).mean()),
-                "closed_form_optimum": _closed_form(objective)}
+                "closed_form_optimum": _closed_form(objective, batching["batch_size"])}
     result = shortcut_probe(torch.cat(positive_features), torch.cat(negative_features))
     probe = {"split": split, "dataset": name, **result.to_dict()}
     return energies, probe
 
 
-def _closed_form(objective: EnergyObjective) -> dict | None:
-    """Minimiser of lambda_e T (E+ - E-) + lambda_r (E+^2 + E-^2) per image (Eq. 2 only)."""
+def _closed_form(objective: EnergyObjective, images_per_batch: int) -> dict | None:
+    """Minimiser of lambda_e T (mean E+ - mean E-) + lambda_r Eq. 4 per image (Eq. 2 only): with
+    Eq. 4 averaged over the batch E+- = -+lambda_e T / (2 lambda_r); summed (the EBM code,
+    L2_REDUCTION sum) the gap shrinks by the images per batch (per process)."""
     if not isinstance(objective.energy_loss, ContrastiveDivergence) or objective.l2_weight <= 0:
         return None
     half_gap = objective.loss_weight * objective.energy_loss.temperature / (
         2 * objective.l2_weight)
+    if objective.l2_reduction == "sum":
+        half_gap /= images_per_batch
     return {"positive": -half_gap, "negative": half_gap}
 
 
