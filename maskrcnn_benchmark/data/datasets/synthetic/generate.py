@@ -48,7 +48,8 @@ def synthesize_images(seed: int, num_images: int, test_fraction: float) -> list[
     return [synthesize_image(seed, i, test_fraction) for i in range(num_images)]
 
 
-def _render_chunk(task: tuple[int, list[int], float, str]) -> list[SyntheticImage]:
+def render_chunk(task: tuple[int, list[int], float, str]) -> list[SyntheticImage]:
+    """Synthesize and render the images of one task (seed, indices, test fraction, image dir)."""
     seed, indices, test_fraction, image_dir = task
     images = []
     for index in indices:
@@ -57,6 +58,31 @@ def _render_chunk(task: tuple[int, list[int], float, str]) -> list[SyntheticImag
         pixels.save(os.path.join(image_dir, f"{image.image_id}.jpg"), quality=JPEG_QUALITY)
         images.append(image)
     return images
+
+
+def preset_size(preset: str, num_images: int | None):
+    """(PRESETS[preset], image count): the preset's size unless ``num_images`` is given."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+    spec = PRESETS[preset]
+    count = spec.num_images if num_images is None else int(num_images)
+    if count < 1:
+        raise ValueError(f"num_images must be positive, got {count}")
+    return spec, count
+
+
+def render_images(render_chunk, seed: int, count: int, test_fraction: float, image_dir: str,
+                  workers: int | None) -> list:
+    """Images 0..count-1 through ``render_chunk((seed, indices, test_fraction, image_dir))`` (a
+    picklable top-level function), in chunks over ``workers`` processes, in index order."""
+    workers = max(1, min(workers or os.cpu_count() or 1, count))
+    chunk = max(1, min(64, count // (4 * workers) or 1))
+    tasks = [(seed, list(range(i, min(i + chunk, count))), test_fraction, image_dir)
+             for i in range(0, count, chunk)]
+    if workers == 1:
+        return [im for task in tasks for im in render_chunk(task)]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return [im for part in pool.map(render_chunk, tasks) for im in part]
 
 
 def _prepare(out_dir: str) -> str:
@@ -80,23 +106,10 @@ def generate_dataset(out_dir: str, preset: str = "small", seed: int = 0,
                      workers: int | None = None, num_images: int | None = None
                      ) -> GenerationResult:
     """Write the four VG150 artifacts, the dataset card and its figures into ``out_dir``."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
-    spec = PRESETS[preset]
-    count = spec.num_images if num_images is None else int(num_images)
-    if count < 1:
-        raise ValueError(f"num_images must be positive, got {count}")
+    spec, count = preset_size(preset, num_images)
     start = time.perf_counter()
     image_dir = _prepare(out_dir)
-    workers = max(1, min(workers or os.cpu_count() or 1, count))
-    chunk = max(1, min(64, count // (4 * workers) or 1))
-    tasks = [(seed, list(range(i, min(i + chunk, count))), spec.test_fraction, image_dir)
-             for i in range(0, count, chunk)]
-    if workers == 1:
-        images = [im for task in tasks for im in _render_chunk(task)]
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            images = [im for part in pool.map(_render_chunk, tasks) for im in part]
+    images = render_images(render_chunk, seed, count, spec.test_fraction, image_dir, workers)
     records = [to_vg_record(im) for im in images]
     write_vg_files(out_dir, records, OBJECT_CLASSES, PREDICATES, ATTRIBUTES)
     stats = split_statistics(records, len(PREDICATES))

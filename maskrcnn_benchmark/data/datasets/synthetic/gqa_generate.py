@@ -22,13 +22,12 @@ import logging
 import os
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
+from .generate import render_chunk as render_vg_chunk
+from .generate import preset_size, render_images
 from .gqa_annotation import GQAImage, annotate_gqa
 from .records import TEST_SPLIT, synthesize_image
-from .render import render_scene
-from .vocabulary import PRESETS
 
 __all__ = ["GQA_META_NAME", "SCENE_GRAPH_DIR", "TRAIN_SCENE_GRAPHS", "VAL_SCENE_GRAPHS",
            "GQA_IMAGE_DIR", "GQAGenerationResult", "synthesize_gqa_images", "gqa_scene_graph",
@@ -43,7 +42,6 @@ TRAIN_SCENE_GRAPHS = "train_sceneGraphs.json"
 VAL_SCENE_GRAPHS = "val_sceneGraphs.json"
 GQA_IMAGE_DIR = "images"
 _OWN = {SCENE_GRAPH_DIR, GQA_IMAGE_DIR, GQA_META_NAME}
-_JPEG_QUALITY = 92
 _MAX_OBJECTS_PER_IMAGE = 1000  # object ids are image_id * 1000 + index (same digit count)
 
 
@@ -87,14 +85,8 @@ def gqa_scene_graph(image: GQAImage) -> dict:
 
 
 def _render_chunk(task: tuple[int, list[int], float, str]) -> list[GQAImage]:
-    seed, indices, test_fraction, image_dir = task
-    out = []
-    for index in indices:
-        image = synthesize_image(seed, index, test_fraction)
-        pixels, _ = render_scene(image.scene, (seed, index))
-        pixels.save(os.path.join(image_dir, f"{image.image_id}.jpg"), quality=_JPEG_QUALITY)
-        out.append(annotate_gqa(image, seed))
-    return out
+    """The VG150 writer's rendering of a chunk, annotated GQA-style."""
+    return [annotate_gqa(image, task[0]) for image in render_vg_chunk(task)]
 
 
 def _prepare(out_dir: str) -> str:
@@ -134,23 +126,10 @@ def generate_gqa_dataset(out_dir: str, preset: str = "small", seed: int = 0,
                          workers: int | None = None, num_images: int | None = None
                          ) -> GQAGenerationResult:
     """Write the GQA-format scene graphs and images of the synthetic benchmark into ``out_dir``."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
-    spec = PRESETS[preset]
-    count = spec.num_images if num_images is None else int(num_images)
-    if count < 1:
-        raise ValueError(f"num_images must be positive, got {count}")
+    spec, count = preset_size(preset, num_images)
     start = time.perf_counter()
     image_dir = _prepare(out_dir)
-    workers = max(1, min(workers or os.cpu_count() or 1, count))
-    chunk = max(1, min(64, count // (4 * workers) or 1))
-    tasks = [(seed, list(range(i, min(i + chunk, count))), spec.test_fraction, image_dir)
-             for i in range(0, count, chunk)]
-    if workers == 1:
-        images = [im for task in tasks for im in _render_chunk(task)]
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            images = [im for part in pool.map(_render_chunk, tasks) for im in part]
+    images = render_images(_render_chunk, seed, count, spec.test_fraction, image_dir, workers)
     for file_name, in_file in ((TRAIN_SCENE_GRAPHS, lambda im: im.split != TEST_SPLIT),
                                (VAL_SCENE_GRAPHS, lambda im: im.split == TEST_SPLIT)):
         graphs = {str(im.image_id): gqa_scene_graph(im) for im in images if in_file(im)}
