@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from maskrcnn_benchmark.modeling.energy import Aggregation, GraphEnergyModel
 from maskrcnn_benchmark.structures.bounding_box import BoxList
@@ -94,3 +95,21 @@ def make_head_output(nodes_per_image: list[int], with_relations: bool = True) ->
         roi_features=torch.randn(sum(nodes_per_image), ROI_DIM, requires_grad=True),
     )
     return output, targets
+
+
+class LinearEnergy(nn.Module):
+    """E_b = sum over image b's edges of edge_state . v, plus c (no image graph)."""
+
+    use_image_graph = False
+
+    def __init__(self):
+        super().__init__()
+        self.v = nn.Parameter(torch.tensor([0.3, -1.2, 0.8, 2.0]))
+        self.c = nn.Parameter(torch.tensor(-0.4))
+
+    def image_embedding(self, graph):
+        return None
+
+    def forward(self, graph, image_embedding=None):
+        per_edge = graph.edge_states @ self.v
+        return torch.zeros(graph.num_graphs).index_add(0, graph.edge_batch, per_edge) + self.c

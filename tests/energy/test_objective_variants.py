@@ -5,8 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from energy_testing import NUM_OBJ, NUM_REL, make_head_output, make_model
-from torch import nn
+from energy_testing import NUM_OBJ, NUM_REL, LinearEnergy, make_head_output, make_model
 
 from maskrcnn_benchmark.modeling.energy import (
     ContrastiveDivergence,
@@ -21,24 +20,6 @@ from maskrcnn_benchmark.structures.scene_graph import SGGTask
 from maskrcnn_benchmark.utils.events import EventStorage
 
 LAMBDA_E, LAMBDA_R, TEMP, MARGIN = 0.7, 0.3, 2.0, 0.4
-
-
-class LinearEnergy(nn.Module):
-    """E_b = sum over image b's edges of edge_state . v, plus c (no image graph)."""
-
-    use_image_graph = False
-
-    def __init__(self):
-        super().__init__()
-        self.v = nn.Parameter(torch.tensor([0.3, -1.2, 0.8, 2.0]))
-        self.c = nn.Parameter(torch.tensor(-0.4))
-
-    def image_embedding(self, graph):
-        return None
-
-    def forward(self, graph, image_embedding=None):
-        per_edge = graph.edge_states @ self.v
-        return torch.zeros(graph.num_graphs).index_add(0, graph.edge_batch, per_edge) + self.c
 
 
 def _output(nodes_per_image):
