@@ -4,7 +4,6 @@ setting), cross-entropy and energy-based, inside a small random detector; the de
 [C, C, P] frequency table is never built (GQA's is 1704 x 1704 x 311)."""
 
 import itertools
-import json
 import os
 
 import pytest
@@ -20,10 +19,9 @@ from maskrcnn_benchmark.data.datasets.synthetic.gqa_generate import (
     VAL_SCENE_GRAPHS,
     generate_gqa_dataset,
 )
-from maskrcnn_benchmark.data.datasets.vg_format import DICTS_NAME
 from maskrcnn_benchmark.data.statistics import DatasetStatistics, get_dataset_statistics
 from maskrcnn_benchmark.modeling.detector.detectors import build_detection_model
-from tests.modeling.relation_data.synthetic import detector_cfg
+from tests.modeling.test_relation_synthetic import _cfg as relation_cfg
 
 DATASET = "synthetic_gqa"  # an unregistered folder name: <root>/synthetic_gqa/
 GQA_PREDICTORS = ["TransformerPredictor", "MotifPredictor", "IMPPredictor"]  # the paper's rows
@@ -43,19 +41,8 @@ def gqa_root(tmp_path_factory):
 
 
 def _cfg(root, predictor, task, energy):
-    with open(os.path.join(root, DATASET, DICTS_NAME)) as f:
-        dicts = json.load(f)
-    cfg = detector_cfg(predictor, task)
-    cfg.MODEL.ROI_BOX_HEAD.NUM_CLASSES = len(dicts["idx_to_label"]) + 1
-    cfg.MODEL.ROI_RELATION_HEAD.NUM_CLASSES = len(dicts["idx_to_predicate"]) + 1
+    cfg = relation_cfg(root, predictor, task, dataset=DATASET)
     cfg.MODEL.ROI_RELATION_HEAD.PREDICT_USE_BIAS = False
-    cfg.MODEL.ROI_RELATION_HEAD.REQUIRE_BOX_OVERLAP = False
-    cfg.DATASETS.TRAIN = (f"{DATASET}_train",)
-    cfg.DATASETS.DATA_DIR = str(root)
-    cfg.DATASETS.NUM_VAL_IM = 1
-    cfg.INPUT.MIN_SIZE_TRAIN = (96,)
-    cfg.INPUT.MAX_SIZE_TRAIN = 128
-    cfg.OUTPUT_DIR = str(root / "output")
     if energy:
         cfg.MODEL.ENERGY_ON = True
         ebm = cfg.MODEL.ROI_RELATION_HEAD.EBM

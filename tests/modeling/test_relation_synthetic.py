@@ -35,14 +35,15 @@ def synthetic_root(tmp_path_factory):
     return root
 
 
-def _cfg(root, predictor, task):
-    with open(os.path.join(root, DATASET, DICTS_NAME)) as f:
+def _cfg(root, predictor, task, dataset=DATASET):
+    """A small detector + relation head on ``<root>/<dataset>`` (class counts from its dicts)."""
+    with open(os.path.join(root, dataset, DICTS_NAME)) as f:
         dicts = json.load(f)
     cfg = detector_cfg(predictor, task, **predictor_settings(predictor))
     cfg.MODEL.ROI_BOX_HEAD.NUM_CLASSES = len(dicts["idx_to_label"]) + 1
     cfg.MODEL.ROI_RELATION_HEAD.NUM_CLASSES = len(dicts["idx_to_predicate"]) + 1
     cfg.MODEL.ROI_RELATION_HEAD.REQUIRE_BOX_OVERLAP = False
-    cfg.DATASETS.TRAIN = (f"{DATASET}_train",)
+    cfg.DATASETS.TRAIN = (f"{dataset}_train",)
     cfg.DATASETS.DATA_DIR = str(root)
     cfg.DATASETS.NUM_VAL_IM = 1
     cfg.INPUT.MIN_SIZE_TRAIN = (96,)
