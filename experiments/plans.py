@@ -27,15 +27,19 @@ __all__ = ["SEEDS", "TASKS", "METHODS", "PLANS", "PREDICTORS", "RUN_NAME", "Run"
            "STRUCTURED_EBM", "STRUCTURE_SCREEN", "DECODED", "DECODE_WEIGHTS", "NO_PRETRAINING",
            "replaced", "pretrained_energy", "pretraining_runs",
            "registered_predictor", "setting_name", "run_name", "main_settings", "run_overrides",
-           "plan", "build", "done"]
+           "plan", "build", "done", "TASK_FLAGS", "SGDET_PREDICTORS", "TDE", "TDE_OVERRIDES",
+           "paper_settings"]
 
 Run = tuple[str, list[str]]
 
 SEEDS = (0, 1, 2)
 # task -> (MODEL.ROI_RELATION_HEAD.USE_GT_BOX, MODEL.ROI_RELATION_HEAD.USE_GT_OBJECT_LABEL)
-TASKS = {"predcls": ("True", "True"), "sgcls": ("True", "False")}
+TASK_FLAGS = {"predcls": ("True", "True"), "sgcls": ("True", "False"),
+              "sgdet": ("False", "False")}
+# the tasks of the main grid (SGDet is the plan ``paper``'s)
+TASKS = {task: TASK_FLAGS[task] for task in ("predcls", "sgcls")}
 METHODS = ("ce", "ebm")
-PLANS = ("main", "ablation", "extras", "structure")
+PLANS = ("main", "ablation", "extras", "structure", "paper")
 RUN_NAME = re.compile(r"^(?P<setting>.+)_seed(?P<seed>\d+)$")
 # The predictors of the main grid (the paper's four), named by their file in
 # maskrcnn_benchmark/modeling/roi_heads/relation_head/predictors/; the config value of each is
@@ -72,7 +76,9 @@ def main_settings() -> list[str]:
 
 def run_overrides(predictor: str, task: str, energy: bool, seed: int) -> list[str]:
     """The overrides of one main-grid run."""
-    box, label = TASKS[task]
+    if task not in TASK_FLAGS:
+        raise ExperimentError(f"unknown task {task!r}: {', '.join(TASK_FLAGS)}")
+    box, label = TASK_FLAGS[task]
     return ["MODEL.ROI_RELATION_HEAD.PREDICTOR", registered_predictor(predictor),
             "MODEL.ROI_RELATION_HEAD.USE_GT_BOX", box,
             "MODEL.ROI_RELATION_HEAD.USE_GT_OBJECT_LABEL", label,
@@ -278,6 +284,36 @@ def _structure_runs(output_root: str) -> list[Run]:
         setting_name("motifs", "predcls", "ebm", "struct"), 0)]
 
 
+# The rest of the paper's Tables 1-3 (plan ``paper``): SGDet of the two predictors the paper's
+# Table 3 and Table 4 use, and VCTree-TDE (SGB's CausalAnalysisPredictor with the VCTree
+# context, sum fusion, total direct effect at test) in PredCls and SGCls; CE and EBM, 3 seeds.
+SGDET_PREDICTORS = ("motifs", "vctree")
+TDE = "tde"
+TDE_OVERRIDES = (
+    "MODEL.ROI_RELATION_HEAD.CAUSAL.CONTEXT_LAYER", "vctree",
+    "MODEL.ROI_RELATION_HEAD.CAUSAL.FUSION_TYPE", "sum",
+    "MODEL.ROI_RELATION_HEAD.CAUSAL.EFFECT_ANALYSIS", "True",
+    "MODEL.ROI_RELATION_HEAD.CAUSAL.EFFECT_TYPE", "TDE",
+    "MODEL.ROI_RELATION_HEAD.CAUSAL.SPATIAL_FOR_VISION", "True",
+    "MODEL.ROI_RELATION_HEAD.CAUSAL.SEPARATE_SPATIAL", "False",
+)
+
+
+def paper_settings() -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """(predictor, task, variant suffix, extra overrides) of the plan ``paper`` (each run as
+    CE and EBM): SGDet of SGDET_PREDICTORS, then VCTree-TDE (``causal_<task>_<method>_tde``)."""
+    sgdet = [(p, "sgdet", "", ()) for p in SGDET_PREDICTORS]
+    tde = [("causal", task, TDE, TDE_OVERRIDES) for task in TASKS]
+    return sgdet + tde
+
+
+def _paper_runs() -> list[Run]:
+    return [(run_name(setting_name(predictor, task, method, suffix), seed),
+             run_overrides(predictor, task, method == "ebm", seed) + list(extra))
+            for seed in SEEDS for predictor, task, suffix, extra in paper_settings()
+            for method in METHODS]
+
+
 # Test-time refinement of the main grid's EBM models of one seed (test only).
 REFINED = "refined"
 REFINED_SEED = 0
@@ -306,6 +342,8 @@ def plan(name: str, output_root: str) -> list[Run]:
                 + _refined_runs(output_root))
     if name == "structure":
         return _structure_runs(output_root)
+    if name == "paper":
+        return _paper_runs()
     raise ExperimentError(f"unknown plan {name!r}: {', '.join(PLANS)}")
 
 

@@ -3,20 +3,25 @@
     python tools/results_tables.py --output-root output/results > /tmp/tables.md
     python tools/results_tables.py --update docs/RESULTS.md   # rewrite its marked block
     python tools/results_tables.py --section structure --update docs/RESULTS.md
+    python tools/results_tables.py --section paper --update docs/RESULTS.md
 
 Reads the runs of tools/run_experiments.py (folders <predictor>_<task>_<method>_seed<k>) and
 prints a paired CE-vs-EBM summary (per-seed differences), then, per task, CE vs EBM for every
 predictor, then the ablations and the extra variants that exist. Missing runs are listed, not
 guessed. Runs evaluated with the structure metrics (context recall, rule violations) add those
 columns. ``--section structure`` gives the tables of the plan structure instead (CE, the
-confidence-penalty CE, the paper's EBM and the structured EBM; their own marked block). The
-tables are built by the package `experiments` (experiments/tables.py, structure_tables.py).
+confidence-penalty CE, the paper's EBM and the structured EBM; their own marked block);
+``--section paper`` the paper's Tables 1-3 (every model with CE and EBM in PredCls, SGCls and
+SGDet, zero-shot recall, few-shot bins of VCTree SGDet; plans main, paper, structure). The
+tables are built by the package `experiments` (experiments/tables.py, structure_tables.py,
+paper_tables.py).
 """
 
 import argparse
 
 try:
     from experiments import ExperimentError
+    from experiments.paper_tables import PAPER_BEGIN, PAPER_END, paper_tables
     from experiments.results import collect
     from experiments.structure_tables import STRUCTURE_BEGIN, STRUCTURE_END, structure_tables
     from experiments.tables import BEGIN, END, tables, update
@@ -25,24 +30,31 @@ except ModuleNotFoundError as error:  # an install that predates the package exp
                      "root), then run this command again") from error
 
 
+# section -> (table builder, begin marker, end marker)
+SECTIONS = {"main": (tables, BEGIN, END),
+            "structure": (structure_tables, STRUCTURE_BEGIN, STRUCTURE_END),
+            "paper": (paper_tables, PAPER_BEGIN, PAPER_END)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output-root", default="output/results")
-    parser.add_argument("--section", choices=("main", "structure"), default="main",
+    parser.add_argument("--section", choices=tuple(SECTIONS), default="main",
                         help="main: the CE-vs-EBM grid and its studies; structure: the plan "
-                             "structure (energy-based learning that learns structure)")
+                             "structure (energy-based learning that learns structure); paper: "
+                             "the paper's Tables 1-3")
     parser.add_argument("--update", metavar="MARKDOWN",
-                        help=f"replace the text between {BEGIN!r} and {END!r} (--section "
-                             f"structure: {STRUCTURE_BEGIN!r} and {STRUCTURE_END!r}) in this "
-                             "file instead of printing")
+                        help="replace the text between the section's marker lines in this file "
+                             "instead of printing: " + "; ".join(
+                                 f"{name}: {begin!r} ... {end!r}"
+                                 for name, (_, begin, end) in SECTIONS.items()))
     args = parser.parse_args()
     try:
         settings = collect(args.output_root)
-        structure = args.section == "structure"
-        text = structure_tables(settings) if structure else tables(settings)
+        build, begin, end = SECTIONS[args.section]
+        text = build(settings)
         if args.update:
-            update(args.update, text, *((STRUCTURE_BEGIN, STRUCTURE_END) if structure
-                                        else (BEGIN, END)))
+            update(args.update, text, begin, end)
         else:
             print(text)
     except ExperimentError as error:

@@ -56,8 +56,30 @@ def test_all_plans_have_89_distinct_runs_and_tables_name_them():
 
 def test_unknown_plan_is_one_clear_error():
     with pytest.raises(ExperimentError,
-                       match="unknown plan 'mian': main, ablation, extras, structure"):
+                       match="unknown plan 'mian': main, ablation, extras, structure, paper"):
         plans.build(["main", "mian"], "out")
+
+
+def test_paper_plan_adds_sgdet_and_vctree_tde_with_the_main_grid_overrides():
+    main = dict(plans.plan("main", "out"))
+    runs = plans.plan("paper", "out")
+    names = [name for name, _ in runs]
+    # seeds x (2 SGDet predictors + VCTree-TDE PredCls/SGCls) x {ce, ebm}
+    assert len(names) == len(set(names)) == 3 * 4 * 2 and not set(names) & set(main)
+    paper = dict(runs)
+    sgdet = paper["vctree_sgdet_ebm_seed1"]
+    assert sgdet == main["vctree_sgcls_ebm_seed1"][:2] + [
+        "MODEL.ROI_RELATION_HEAD.USE_GT_BOX", "False",
+        "MODEL.ROI_RELATION_HEAD.USE_GT_OBJECT_LABEL", "False",
+        "MODEL.ENERGY_ON", "True", "SEED", "1"]
+    tde = paper["causal_sgcls_ce_tde_seed2"]
+    assert tde[:2] == ["MODEL.ROI_RELATION_HEAD.PREDICTOR", "CausalAnalysisPredictor"]
+    assert tde[5] == "False" and tde[7] == "False"  # SGCls: GT boxes, predicted labels; CE
+    causal = dict(zip(tde[::2], tde[1::2]))
+    assert causal["MODEL.ROI_RELATION_HEAD.CAUSAL.CONTEXT_LAYER"] == "vctree"
+    assert causal["MODEL.ROI_RELATION_HEAD.CAUSAL.EFFECT_TYPE"] == "TDE"
+    with pytest.raises(ExperimentError, match="unknown task 'sgdt': predcls, sgcls, sgdet"):
+        plans.run_overrides("motifs", "sgdt", False, 0)
 
 
 def test_structure_plan_shares_the_main_grid_runs_and_adds_the_baselines():

@@ -1,0 +1,108 @@
+"""docs/RESULTS.md laid out as the paper's Tables 1-3 (plans main, paper and structure).
+
+``paper_tables(collect(root))``: Table 1, mean recall mR@20/50/100 of every model (IMP, Motifs,
+Transformer, VCTree, VCTree-TDE) with CE and EBM in PredCls, SGCls and SGDet, the per-seed
+difference EBM - CE under each model, and the energy-guided decoding of CE scores (plan
+structure) where it ran; Table 2, zero-shot recall zsR@20/50 in the same layout; Table 3,
+few-shot recall fsR@20 by train-frequency bin of VCTree SGDet. Cells are mean ± sample std over
+the seeds that finished (their count in the ``seeds`` column, PredCls/SGCls/SGDet); a cell of a
+setting without finished runs reads "not run".
+"""
+
+from __future__ import annotations
+
+import statistics
+
+from .plans import DECODED, METHODS, TASK_FLAGS, TDE, setting_name
+from .results import Settings, aggregate, scale
+from .tables import FEW_SHOT, table
+
+__all__ = ["PAPER_BEGIN", "PAPER_END", "MODELS", "TABLE1_METRICS", "TABLE2_METRICS",
+           "model_table", "paper_tables"]
+
+PAPER_BEGIN = "<!-- paper_tables:begin -->"
+PAPER_END = "<!-- paper_tables:end -->"
+# label -> (predictor file name, variant suffix) in the paper's row order
+MODELS = {"IMP": ("imp", ""), "Motifs": ("motifs", ""), "Transformer": ("transformer", ""),
+          "VCTree": ("vctree", ""), "VCTree-TDE": ("causal", TDE)}
+METHOD_LABELS = {"ce": "CE", "ebm": "EBM"}
+TABLE1_METRICS = ["mR@20", "mR@50", "mR@100"]
+TABLE2_METRICS = ["zsR@20", "zsR@50"]
+
+
+def _setting(predictor: str, task: str, method: str, suffix: str) -> str:
+    """A model's setting: the variant suffix follows the method (``causal_sgcls_ebm_tde``)."""
+    return setting_name(predictor, task, method, suffix)
+
+
+def _cell(settings: Settings, setting: str, metric: str) -> str:
+    runs = [row for _, row in sorted(settings.get(setting, {}).items())]
+    if not runs:
+        return "not run"
+    agg = aggregate(runs)
+    if metric not in agg:
+        return "n/a"
+    mean, std = agg[metric]
+    factor = scale(metric)
+    return f"{factor * mean:.2f} ± {factor * std:.2f}" if len(runs) > 1 else f"{factor * mean:.2f}"
+
+
+def _difference(settings: Settings, ours: str, base: str, metric: str) -> str:
+    """Mean ± sample std of the per-seed difference ours - base on the seeds both have."""
+    a, b = settings.get(ours, {}), settings.get(base, {})
+    seeds = [s for s in sorted(set(a) & set(b))
+             if a[s].get(metric) is not None and b[s].get(metric) is not None]
+    if not seeds:
+        return ""
+    diff = [scale(metric) * (a[s][metric] - b[s][metric]) for s in seeds]
+    mean = round(statistics.fmean(diff), 2) + 0.0  # no "-0.00"
+    spread = f" ± {statistics.stdev(diff):.2f}" if len(diff) > 1 else ""
+    return f"{mean:+.2f}{spread} ({len(diff)})"
+
+
+def _seeds(settings: Settings, predictor: str, method: str, suffix: str) -> str:
+    return "/".join(str(len(settings.get(_setting(predictor, task, method, suffix), {})))
+                    for task in TASK_FLAGS)
+
+
+def model_table(settings: Settings, metrics: list[str], decoded: bool = True) -> str:
+    """Rows model x method, columns task x metric; under each model the paired EBM - CE (its
+    seed count in brackets) and, with ``decoded``, CE + energy-guided decoding where it ran."""
+    tasks = list(TASK_FLAGS)
+    header = ["model", "method", "seeds P/S/D"] + [
+        f"{task} {metric}" for task in tasks for metric in metrics]
+    lines = ["| " + " | ".join(header) + " |", "|---|---|---:|" + "---:|" * (len(header) - 3)]
+    for label, (predictor, suffix) in MODELS.items():
+        for method in METHODS:
+            cells = [_cell(settings, _setting(predictor, task, method, suffix), metric)
+                     for task in tasks for metric in metrics]
+            lines.append(f"| {label} | {METHOD_LABELS[method]} | "
+                         f"{_seeds(settings, predictor, method, suffix)} | "
+                         + " | ".join(cells) + " |")
+        diffs = [_difference(settings, _setting(predictor, task, "ebm", suffix),
+                             _setting(predictor, task, "ce", suffix), metric)
+                 for task in tasks for metric in metrics]
+        if any(diffs):
+            lines.append(f"| {label} | EBM - CE (seeds) | | " + " | ".join(diffs) + " |")
+        decode = [_setting(predictor, task, "ce", DECODED) for task in tasks]
+        if decoded and not suffix and any(settings.get(s) for s in decode):
+            cells = [_cell(settings, s, metric) if settings.get(s) else ""
+                     for s in decode for metric in metrics]
+            lines.append(f"| {label} | CE + energy-guided decoding | "
+                         f"{_seeds(settings, predictor, 'ce', DECODED)} | "
+                         + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def paper_tables(settings: Settings) -> str:
+    """Tables 1-3 of the paper as one Markdown text."""
+    fsr_rows = [(f"VCTree SGDet {METHOD_LABELS[m]}", setting_name("vctree", "sgdet", m))
+                for m in METHODS]
+    return "\n".join([
+        "\n### Table 1: mean recall (mR@K), PredCls / SGCls / SGDet\n",
+        model_table(settings, TABLE1_METRICS),
+        "\n### Table 2: zero-shot recall (zsR@K)\n",
+        model_table(settings, TABLE2_METRICS, decoded=False),
+        "\n### Table 3: few-shot recall@20 by train-frequency bin, VCTree SGDet\n",
+        table(settings, fsr_rows, FEW_SHOT),
+    ])
