@@ -596,17 +596,24 @@ _C.RETRIEVAL.MODEL.OUTPUT_DIM = 1024
 _C.RETRIEVAL.MODEL.GLIMPSES = 2
 _C.RETRIEVAL.MODEL.DROPOUT = 0.2
 
-# SGB's bidirectional triplet loss: hinge margin and the smooth-L1 distance's beta.
+# Triplet loss (image_retrieval/loss.py): hinge margin and the smooth-L1 distance's beta.
+# NEGATIVES: "random" (SGB: one uniformly drawn other pair per pair, both hinge terms anchored
+# on an image) | "hardest" (VSE++: the hardest other image of the batch for each query and the
+# hardest other query for each image) | "all" (every other pair of the batch, averaged).
+# DISTANCE: "smooth_l1" (SGB) | "cosine" (1 - cosine, what TEST.SIMILARITY "cosine" ranks by).
 _C.RETRIEVAL.LOSS = CN()
 _C.RETRIEVAL.LOSS.MARGIN = 1.0
 _C.RETRIEVAL.LOSS.SMOOTH_L1_BETA = 1.0 / 9.0
+_C.RETRIEVAL.LOSS.NEGATIVES = "random"
+_C.RETRIEVAL.LOSS.DISTANCE = "smooth_l1"
 
 _C.RETRIEVAL.TEST = CN()
 # Gallery sizes (the first N test pairs; a size above the test pool uses the whole pool, and
 # the results say so) and the recall cut-offs (the paper reports R@20 and R@100 at 1000 / 5000).
 _C.RETRIEVAL.TEST.GALLERY_SIZES = (1000, 5000)
 _C.RETRIEVAL.TEST.RECALL_KS = (1, 5, 10, 20, 50, 100)
-# Query-image score: "cosine" (SGB) or "dot" (the EBM code).
+# Query-image score: "cosine" (SGB), "dot" (the EBM code) or "smooth_l1" (minus the smooth-L1
+# distance with LOSS.SMOOTH_L1_BETA: the distance SGB's loss trains).
 _C.RETRIEVAL.TEST.SIMILARITY = "cosine"
 # Images scored equal to the true one: "pessimistic" (ranked before it: SGB's >= without its
 # off-by-one) or "optimistic" (after it: the EBM code's strict >).

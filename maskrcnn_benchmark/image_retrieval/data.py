@@ -6,8 +6,10 @@ outside them). Pairs whose query has no relation are dropped (nothing to retriev
 graphs may be empty (a model that predicts no relation for an image keeps it in the gallery).
 SGB's split: the test pool is the first RETRIEVAL.NUM_TEST pairs of the test file, the next
 RETRIEVAL.NUM_VAL are the validation set, the rest of the test file joins the train files.
-A training batch holds B positive pairs and, for each, the pair of a uniformly drawn other
-training image (SGB's negatives), drawn from torch's global generator (restored on resume).
+A training batch holds B positive pairs and, with RETRIEVAL.LOSS.NEGATIVES "random", for each
+the pair of a uniformly drawn other training image (SGB's negatives), drawn from torch's global
+generator (restored on resume); the in-batch negatives ("hardest", "all") need only the B pairs,
+and an epoch's last batch is dropped when it would be smaller than SOLVER.IMS_PER_BATCH.
 """
 
 from __future__ import annotations
@@ -182,16 +184,20 @@ class _Indices(Dataset):
 
 
 class _NegativeCollator:
-    """Indices of a batch -> the PairBatch of those pairs and one random other pair each."""
+    """Indices of a batch -> the PairBatch of those pairs (and one random other pair each)."""
 
-    def __init__(self, pairs: Sequence[tuple[EncodedGraph, EncodedGraph]]) -> None:
+    def __init__(self, pairs: Sequence[tuple[EncodedGraph, EncodedGraph]],
+                 random_negatives: bool = True) -> None:
         self.pairs = pairs
+        self.random_negatives = random_negatives
 
     def __call__(self, indices: list[int]) -> tuple[PairBatch, list, list[int]]:
         positives = torch.tensor(indices, dtype=torch.long)
-        draws = torch.randint(0, len(self.pairs) - 1, (len(indices),))
-        negatives = draws + (draws >= positives).long()  # uniform over the other pairs
-        chosen = positives.tolist() + negatives.tolist()
+        chosen = positives.tolist()
+        if self.random_negatives:
+            draws = torch.randint(0, len(self.pairs) - 1, (len(indices),))
+            negatives = draws + (draws >= positives).long()  # uniform over the other pairs
+            chosen += negatives.tolist()
         batch = PairBatch(GraphBatch.collate([self.pairs[i][0] for i in chosen]),
                           GraphBatch.collate([self.pairs[i][1] for i in chosen]), len(indices))
         return batch, [], list(indices)
@@ -202,9 +208,15 @@ def make_train_loader(cfg, pairs: Sequence[tuple[EncodedGraph, EncodedGraph]],
     """SOLVER.MAX_ITER batches of SOLVER.IMS_PER_BATCH pairs (seeded epochs, resumable)."""
     if len(pairs) < 2:
         raise ValueError(f"Retrieval training needs at least 2 training pairs, got {len(pairs)}")
+    random_negatives = cfg.RETRIEVAL.LOSS.NEGATIVES == "random"
+    size = cfg.SOLVER.IMS_PER_BATCH
+    if not random_negatives and size < 2:
+        raise ValueError(f"RETRIEVAL.LOSS.NEGATIVES {cfg.RETRIEVAL.LOSS.NEGATIVES!r} takes the "
+                         f"negatives from the batch: SOLVER.IMS_PER_BATCH must be >= 2, got {size}")
     sampler = DistributedSampler(len(pairs), 1, 0, shuffle=True, seed=cfg.SEED)
-    batches = BatchSampler(sampler, cfg.SOLVER.IMS_PER_BATCH, drop_last=False)
+    # in-batch negatives: no batch of 1 pair (nothing to compare with) at an epoch's end
+    batches = BatchSampler(sampler, size, drop_last=not random_negatives and len(pairs) > size)
     return DataLoader(_Indices(len(pairs)),
                       batch_sampler=IterationBasedBatchSampler(batches, cfg.SOLVER.MAX_ITER,
                                                                start_iter),
-                      collate_fn=_NegativeCollator(pairs), num_workers=0)
+                      collate_fn=_NegativeCollator(pairs, random_negatives), num_workers=0)

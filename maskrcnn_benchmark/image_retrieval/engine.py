@@ -62,7 +62,7 @@ def evaluate_pairs(cfg, model: SentenceToGraphModel,
         generator = torch.Generator().manual_seed(cfg.SEED)
         images = images[torch.randperm(len(images), generator=generator)]
     return evaluate_galleries(texts, images, sizes, options.RECALL_KS, options.SIMILARITY,
-                              options.TIES)
+                              options.TIES, cfg.RETRIEVAL.LOSS.SMOOTH_L1_BETA)
 
 
 def format_results(results: Sequence[dict[str, Any]]) -> str:
@@ -96,8 +96,11 @@ def test_retrieval(cfg, model: SentenceToGraphModel, splits: RetrievalSplits, de
     results = evaluate_pairs(cfg, model, splits.test, cfg.RETRIEVAL.TEST.GALLERY_SIZES, device)
     seconds = time.perf_counter() - start
     options = cfg.RETRIEVAL.TEST
+    loss = cfg.RETRIEVAL.LOSS
     payload = {"test_file": cfg.RETRIEVAL.TEST_FILE, "test_pairs": len(splits.test),
                "similarity": options.SIMILARITY, "ties": options.TIES,
+               "loss": {"negatives": loss.NEGATIVES, "distance": loss.DISTANCE,
+                        "margin": loss.MARGIN},
                "shuffled_graphs": bool(options.SHUFFLE_GRAPHS), "eval_seconds": seconds,
                "galleries": results, **(extra or {})}
     path = results_path(cfg)
@@ -123,7 +126,8 @@ class _Validator:
         k = options.VAL_RECALL_K
         texts, images = encode_pairs(self.model, self.pairs, self.device)
         result = evaluate_gallery(texts, images, sorted(set(options.RECALL_KS) | {k}),
-                                  options.SIMILARITY, options.TIES)
+                                  options.SIMILARITY, options.TIES,
+                                  self.cfg.RETRIEVAL.LOSS.SMOOTH_L1_BETA)
         storage = get_event_storage()
         for name, value in result["recall"].items():
             storage.put_scalar(f"val/R@{name}", value)
@@ -159,7 +163,14 @@ def train_retrieval(cfg, device: str, resume: bool = True) -> dict[str, Any]:
         EvalHook(solver.VAL_PERIOD, validate, solver.PRE_VAL) if validate else None,
         PeriodicWriter(solver.LOG_PERIOD, cfg.OUTPUT_DIR),
     ])
+    loss, similarity = cfg.RETRIEVAL.LOSS, cfg.RETRIEVAL.TEST.SIMILARITY
+    if similarity != loss.DISTANCE:
+        logger.warning("Training distance RETRIEVAL.LOSS.DISTANCE %r, ranking score "
+                       "RETRIEVAL.TEST.SIMILARITY %r: the ranking is not what the loss trains",
+                       loss.DISTANCE, similarity)
     per_epoch = math.ceil(len(splits.train) / solver.IMS_PER_BATCH)
+    if loss.NEGATIVES != "random" and len(splits.train) > solver.IMS_PER_BATCH:
+        per_epoch = len(splits.train) // solver.IMS_PER_BATCH  # a short last batch is dropped
     logger.info("Training on %d pairs: %d iterations per epoch, %d iterations (%.1f epochs)",
                 len(splits.train), per_epoch, solver.MAX_ITER, solver.MAX_ITER / per_epoch)
     start = time.perf_counter()

@@ -8,12 +8,15 @@ incidence normalised per relation (1/2 for each endpoint), and adds ``W_a h`` to
 vector ``q_e``; weight-normalised linear maps with dropout before them, as SGB. The graph
 embedding is ``MLP(sum_e q_e)`` (EMBED -> HIDDEN -> OUTPUT, ReLU after each).
 
-Training loss (SGB): for a pair (image i, query i) and a random other pair j,
+Training loss (``loss.py``): SGB's random negative by default (RETRIEVAL.LOSS.NEGATIVES
+"random": for a pair (image i, query i) and a random other pair j,
 ``max(0, d(img_i, txt_i) + m - d(img_i, txt_j)) + max(0, d(txt_j, img_j) + m - d(txt_i, img_j))``
 with d the smooth-L1 distance (SMOOTH_L1_BETA) averaged over dimensions, averaged over the
-2B hinge terms. Deviation: SGB marks an entity as incident to a relation when its class id
-appears anywhere in the relation's (class, class, predicate) triple, so same-class entities and
-predicate ids collide; here incidence is by the relation's own subject and object.
+2B hinge terms), or in-batch negatives in both directions ("hardest", "all"), with the smooth-L1
+or the cosine distance (RETRIEVAL.LOSS.DISTANCE). Deviation: SGB marks an entity as incident to
+a relation when its class id appears anywhere in the relation's (class, class, predicate)
+triple, so same-class entities and predicate ids collide; here incidence is by the relation's
+own subject and object.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from torch import Tensor, nn
 from torch.nn.utils.parametrizations import weight_norm
 
 from .data import GraphBatch, PairBatch
+from .loss import DISTANCES, NEGATIVES, in_batch_loss, pair_distance, random_negative_loss
 from .retrieval_file import Vocabulary
 
 __all__ = ["GraphEncoder", "SentenceToGraphModel", "build_retrieval_model"]
@@ -86,32 +90,36 @@ class GraphEncoder(nn.Module):
 
 
 class SentenceToGraphModel(nn.Module):
-    """Image-graph and text-graph encoders trained with SGB's bidirectional triplet loss."""
+    """Image-graph and text-graph encoders trained with a triplet loss (``loss.py``)."""
 
     def __init__(self, image_encoder: GraphEncoder, text_encoder: GraphEncoder, margin: float,
-                 beta: float) -> None:
+                 beta: float, negatives: str = "random", distance: str = "smooth_l1") -> None:
         super().__init__()
+        if negatives not in NEGATIVES or distance not in DISTANCES:
+            raise ValueError(f"RETRIEVAL.LOSS: NEGATIVES must be one of {NEGATIVES} and DISTANCE "
+                             f"one of {DISTANCES}, got {negatives!r} and {distance!r}")
         self.image_encoder = image_encoder
         self.text_encoder = text_encoder
         self.margin = margin
         self.beta = beta
+        self.negatives = negatives
+        self.distance_kind = distance
 
     def distance(self, a: Tensor, b: Tensor) -> Tensor:
-        """Smooth-L1 distance of matching rows, averaged over the dimensions."""
-        return F.smooth_l1_loss(a, b, reduction="none", beta=self.beta).mean(dim=1)
+        """The training distance (RETRIEVAL.LOSS.DISTANCE) of matching rows."""
+        return pair_distance(a, b, self.distance_kind, self.beta)
 
     def forward(self, batch: PairBatch, targets: list | None = None) -> dict[str, Tensor]:
         """The loss dict of a training batch (``targets`` is unused: the trainer's call)."""
         images = self.image_encoder(batch.images)
         texts = self.text_encoder(batch.texts)
-        b = batch.num_pairs
-        image_pos, image_neg = images[:b], images[b:]
-        text_pos, text_neg = texts[:b], texts[b:]
-        image_side = F.relu(self.distance(image_pos, text_pos) + self.margin
-                            - self.distance(image_pos, text_neg))
-        text_side = F.relu(self.distance(text_neg, image_neg) + self.margin
-                           - self.distance(text_pos, image_neg))
-        return {"loss_triplet": torch.cat([image_side, text_side]).mean()}
+        if self.negatives == "random":
+            loss = random_negative_loss(images, texts, batch.num_pairs, self.margin,
+                                        self.distance_kind, self.beta)
+        else:
+            loss = in_batch_loss(images[:batch.num_pairs], texts[:batch.num_pairs], self.margin,
+                                 self.negatives, self.distance_kind, self.beta)
+        return {"loss_triplet": loss}
 
 
 def build_retrieval_model(cfg, vocabulary: Vocabulary) -> SentenceToGraphModel:
@@ -126,5 +134,6 @@ def build_retrieval_model(cfg, vocabulary: Vocabulary) -> SentenceToGraphModel:
                          *dims, options.DROPOUT)
     text = GraphEncoder(len(vocabulary.text_entities), len(vocabulary.text_predicates),
                         *dims, options.DROPOUT)
-    return SentenceToGraphModel(image, text, cfg.RETRIEVAL.LOSS.MARGIN,
-                                cfg.RETRIEVAL.LOSS.SMOOTH_L1_BETA)
+    loss = cfg.RETRIEVAL.LOSS
+    return SentenceToGraphModel(image, text, loss.MARGIN, loss.SMOOTH_L1_BETA, loss.NEGATIVES,
+                                loss.DISTANCE)
