@@ -1,10 +1,12 @@
 """The paper's Table 4 (sentence-to-graph retrieval) from the runs of scripts/retrieval_table4.sh.
 
-A source is a folder ``<root>/<name>`` (``ground_truth``, or an SGDet run's name such as
-``motifs_sgdet_ce_seed0``) whose retrieval trainings ``seed<k>/retrieval/test.json`` were
-written by ``tools/image_retrieval.py train``. The table has a row per source: R@20 and R@100
-at every gallery size, mean ± sample std over the retrieval seeds (percent), and the gallery's
-chance level.
+A source is a folder under ``<root>`` whose retrieval tests ``seed<k>/retrieval/test.json`` were
+written by ``tools/image_retrieval.py``: ``ground_truth`` (the oracle: trained and tested on
+the annotated graphs), ``own/<run>`` (SGB's protocol: the retrieval model trained on the SGDet
+run's own graphs of the train and val images, tested on its test graphs) and ``judge/<run>``
+(one retrieval model per seed, the oracle's, scores every run's test graphs). The table has a
+row per source: R@20 and R@100 at every gallery size, mean ± sample std over the retrieval
+seeds (percent), and the gallery's chance level.
 """
 
 from __future__ import annotations
@@ -35,12 +37,13 @@ def collect_retrieval(root: str) -> Reports:
         raise ExperimentError(f"no folder {root}: run scripts/retrieval_table4.sh first (or "
                               "pass the S2G root it wrote)")
     reports: Reports = {}
-    for path in sorted(glob.glob(os.path.join(root, "*", "seed*", "retrieval", "test.json"))):
+    pattern = os.path.join(root, "**", "seed*", "retrieval", "test.json")
+    for path in sorted(glob.glob(pattern, recursive=True)):
         seed_dir = os.path.dirname(os.path.dirname(path))
         match = _SEED.match(os.path.basename(seed_dir))
         if not match:
             continue
-        source = os.path.basename(os.path.dirname(seed_dir))
+        source = os.path.relpath(os.path.dirname(seed_dir), root).replace(os.sep, "/")
         try:
             with open(path) as handle:
                 report = json.load(handle)
@@ -53,17 +56,22 @@ def collect_retrieval(root: str) -> Reports:
     return reports
 
 
+PROTOCOLS = {"own": "trained on its own graphs (SGB)",
+             "judge": "scored by the oracle's retrieval model"}
+
+
 def _label(source: str) -> str:
     if source == "ground_truth":
         return "annotated graphs (oracle)"
-    parts = source.split("_")
-    if len(parts) >= 4 and parts[1] == "sgdet":
-        return f"{parts[0]} SGDet {parts[2].upper()} ({parts[-1]})"
-    return source
+    protocol, _, run = source.rpartition("/")
+    parts = run.split("_")
+    name = (f"{parts[0]} SGDet {parts[2].upper()} ({parts[-1]})"
+            if len(parts) >= 4 and parts[1] == "sgdet" else run)
+    return f"{name}, {PROTOCOLS[protocol]}" if protocol in PROTOCOLS else source
 
 
 def _order(source: str) -> tuple:
-    return (source != "ground_truth", source)
+    return (source != "ground_truth", source.rpartition("/")[0], source)
 
 
 def retrieval_table(reports: Reports) -> str:

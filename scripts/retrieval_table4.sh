@@ -2,23 +2,28 @@
 # The paper's Table 4 (sentence-to-graph retrieval) on the `default` synthetic preset, for SGDet
 # runs of tools/run_experiments.py --plan paper (docs/RETRIEVAL.md explains each step):
 #   1. captions and text graphs beside the data (once);
-#   2. each run's scene graphs of the train and val images (its test-split graphs come from the
-#      run itself), as SGB trains the retrieval model on the SGG model's own graphs;
-#   3. graphs + captions -> retrieval input files, one per split;
-#   4. the retrieval model trained and tested with SEEDS (0 1 2) on each run's files;
-# plus the oracle: the same with the annotated graphs. Every step skips what exists.
+#   2. the oracle: the retrieval model trained with SEEDS (0 1 2) on the annotated graphs of the
+#      train and val images and tested on those of the test images ($S2G/ground_truth);
+#   3. PROTOCOL judge: every run's test graphs scored by the oracle's retrieval model of each
+#      seed ($S2G/judge/<run>): one fixed judge, so rows differ only in the scene graphs;
+#   4. PROTOCOL own (SGB's): the run's scene graphs of the train and val images too (a test of
+#      the SGDet model on those splits, ~0.45 s per image on one core), and the retrieval model
+#      trained with SEEDS on them ($S2G/own/<run>).
+# Every step skips what exists.
 # Usage: bash scripts/retrieval_table4.sh [run ...]
 #   (default: motifs_sgdet_ce_seed0 motifs_sgdet_ebm_seed0 vctree_sgdet_ce_seed0
 #    vctree_sgdet_ebm_seed0)
 # Then: python tools/results_tables.py --section retrieval   (Table 4, mean ± std over SEEDS)
-# Environment: RESULTS (output/results), S2G (output/s2g), SEEDS ("0 1 2"), PYTHON (python3);
-# one process at a time, OMP_NUM_THREADS (1) threads.
+# e.g. PROTOCOL=judge bash scripts/retrieval_table4.sh motifs_sgdet_ce_seed0  (the cheap protocol)
+# Environment: PROTOCOL ("judge own"), RESULTS (output/results), S2G (output/s2g), SEEDS
+# ("0 1 2"), PYTHON (python3); one process at a time, OMP_NUM_THREADS (1) threads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 RESULTS=${RESULTS:-output/results}
 S2G=${S2G:-output/s2g}
 SEEDS=${SEEDS:-0 1 2}
+PROTOCOL=${PROTOCOL:-judge own}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 DATA=datasets/synthetic_vg_default
 BASE=configs/synthetic_default/base.yaml
@@ -51,26 +56,40 @@ for split in train val test; do
 done
 train_and_test "$oracle"
 
+preprocess() {  # run folder, split, output file
+    [ -f "$3" ] || "$PYTHON" tools/image_retrieval.py preprocess --config-file "$1/config.yaml" \
+        --split "$2" --out "$3" OUTPUT_DIR "$1"
+}
+
 for run in "${RUNS[@]}"; do
     folder=$RESULTS/$run
     if [ ! -f "$folder/model_final.pth" ]; then
         echo "$folder/model_final.pth missing: run tools/run_experiments.py --plan paper --only '^$run\$' first" >&2
         exit 1
     fi
-    out=$S2G/${run}
-    mkdir -p "$out"
-    for split in train val; do
-        if [ ! -f "$folder/inference/synthetic_vg_default_$split/predictions.pth" ]; then
-            stamp "$run: scene graphs of the $split split"
-            "$PYTHON" tools/relation_test_net.py --config-file "$folder/config.yaml" \
-                DATASETS.TO_TEST "$split" OUTPUT_DIR "$folder" > "$out/test_$split.log" 2>&1
+    for protocol in $PROTOCOL; do
+        out=$S2G/$protocol/$run
+        mkdir -p "$out"
+        preprocess "$folder" test "$out/test.json"
+        if [ "$protocol" = judge ]; then
+            for seed in $SEEDS; do
+                [ -f "$out/seed$seed/retrieval/test.json" ] && continue
+                stamp "$run: test graphs scored by the oracle's retrieval model, seed $seed"
+                "$PYTHON" tools/image_retrieval.py test --config-file "$RETRIEVAL" \
+                    RETRIEVAL.TEST_FILE "$out/test.json" OUTPUT_DIR "$out/seed$seed" \
+                    MODEL.WEIGHT "$oracle/seed$seed/model_final.pth" > "$out/seed$seed.log" 2>&1
+            done
+            continue
         fi
+        for split in train val; do
+            if [ ! -f "$folder/inference/synthetic_vg_default_$split/predictions.pth" ]; then
+                stamp "$run: scene graphs of the $split split"
+                "$PYTHON" tools/relation_test_net.py --config-file "$folder/config.yaml" \
+                    DATASETS.TO_TEST "$split" OUTPUT_DIR "$folder" > "$out/test_$split.log" 2>&1
+            fi
+            preprocess "$folder" "$split" "$out/$split.json"
+        done
+        train_and_test "$out"
     done
-    for split in train val test; do
-        [ -f "$out/$split.json" ] || "$PYTHON" tools/image_retrieval.py preprocess \
-            --config-file "$folder/config.yaml" --split "$split" --out "$out/$split.json" \
-            OUTPUT_DIR "$folder"
-    done
-    train_and_test "$out"
 done
 stamp "done: python tools/results_tables.py --section retrieval"

@@ -24,23 +24,26 @@ def _write(root, source: str, seed: int, report: dict | str) -> None:
 
 
 def test_table_4_rows_are_mean_and_std_over_retrieval_seeds(tmp_path):
-    _write(tmp_path, "motifs_sgdet_ce_seed0", 0, _report(0.10, 0.40, 0.05))
-    _write(tmp_path, "motifs_sgdet_ce_seed0", 1, _report(0.20, 0.60, 0.07))
+    _write(tmp_path, "own/motifs_sgdet_ce_seed0", 0, _report(0.10, 0.40, 0.05))
+    _write(tmp_path, "own/motifs_sgdet_ce_seed0", 1, _report(0.20, 0.60, 0.07))
+    _write(tmp_path, "judge/motifs_sgdet_ce_seed0", 0, _report(0.30, 0.50, 0.10))
     _write(tmp_path, "ground_truth", 0, _report(0.95, 1.0, 0.9))
-    (tmp_path / "motifs_sgdet_ebm_seed0").mkdir()  # no finished training: no row
+    (tmp_path / "own" / "motifs_sgdet_ebm_seed0").mkdir()  # no finished training: no row
     text = retrieval_table(collect_retrieval(str(tmp_path)))
     lines = text.splitlines()
     assert lines[0] == ("| graphs | seeds | R@20 (1,000) | R@100 (1,000) | "
                         "R@20 (1,832 of 5,000 asked) | R@100 (1,832 of 5,000 asked) |")
     assert lines[2] == "| annotated graphs (oracle) | 1 | 95.00 | 100.00 | 90.00 | 90.00 |"
     # 10 and 20: mean 15, sample std 7.07; 40 and 60: 50 ± 14.14; 5 and 7: 6 ± 1.41
-    assert lines[3] == ("| motifs SGDet CE (seed0) | 2 | 15.00 ± 7.07 | 50.00 ± 14.14 | "
-                        "6.00 ± 1.41 | 6.00 ± 1.41 |")
-    assert len(lines) == 4 + 2 and "gallery 1,000: R@20 2.00" in lines[-1]
+    assert lines[3] == ("| motifs SGDet CE (seed0), scored by the oracle's retrieval model | 1 | "
+                        "30.00 | 50.00 | 10.00 | 10.00 |")
+    assert lines[4] == ("| motifs SGDet CE (seed0), trained on its own graphs (SGB) | 2 | "
+                        "15.00 ± 7.07 | 50.00 ± 14.14 | 6.00 ± 1.41 | 6.00 ± 1.41 |")
+    assert len(lines) == 5 + 2 and "gallery 1,000: R@20 2.00" in lines[-1]
 
 
 def test_unreadable_report_is_one_clear_error(tmp_path):
-    _write(tmp_path, "vctree_sgdet_ebm_seed0", 0, "{not json")
+    _write(tmp_path, "judge/vctree_sgdet_ebm_seed0", 0, "{not json")
     with pytest.raises(ExperimentError, match="vctree_sgdet_ebm_seed0/seed0/retrieval/test.json: "
                                               "unreadable retrieval report"):
         collect_retrieval(str(tmp_path))
