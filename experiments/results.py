@@ -41,8 +41,9 @@ Settings = dict[str, dict[int, dict[str, float | None]]]
 
 
 def family(key: str) -> str:
-    """The metric family of a row key: ``viol`` for ``viol@50``, ``fsR`` for ``fsR@20 (1-5)``."""
-    return key.removeprefix(JOINT_PREFIX).split("@", 1)[0]
+    """The metric family of a row key: ``viol`` for ``viol@50`` and ``viol[pair]@50``, ``fsR``
+    for ``fsR@20 (1-5)``."""
+    return key.removeprefix(JOINT_PREFIX).split("@", 1)[0].split("[", 1)[0]
 
 
 def scale(key: str) -> float:

@@ -7,7 +7,8 @@
 A comma-separated list of run folders is one column with mean ± std over them (seeds). On the
 synthetic benchmark the structure metrics (ctxR, ctx-mR, viol, viol-any; viol in violations per
 image) follow; --joint-decode reads the results re-decoded under the scene rules
-(TEST.RELATION.JOINT_DECODE, inference/<dataset>_joint_decode/). A column name=DIR:joint reads
+(TEST.RELATION.JOINT_DECODE, inference/<dataset>_joint_decode/); --violations adds the
+violations per image of each rule kind (viol[pair]@K, ...). A column name=DIR:joint reads
 one column's runs that way, e.g. to put a run and its joint decoding side by side:
 
     python tools/compare_results.py CE=out/ce "CE + joint=out/ce:joint"
@@ -38,6 +39,8 @@ def main() -> None:
     parser.add_argument("runs", nargs="+", metavar="NAME=DIR[,DIR...]")
     parser.add_argument("--all", action="store_true", help="every metric, not the main ones")
     parser.add_argument("--dataset", default=None, help="dataset folder under inference/")
+    parser.add_argument("--violations", action="store_true",
+                        help="also the violations per image of each rule kind (synthetic data)")
     parser.add_argument("--joint-decode", action="store_true",
                         help="read every run's TEST.RELATION.JOINT_DECODE results")
     args = parser.parse_args()
@@ -58,7 +61,8 @@ def main() -> None:
     first = next(iter(columns.values()))
     metrics = list(first) if args.all else (
         MAIN_METRICS + [k for k in first if k.startswith("fsR@20")]
-        + [k for k in MAIN_STRUCTURE if k in first])
+        + [k for k in MAIN_STRUCTURE if k in first]
+        + [k for k in first if args.violations and k.startswith("viol[")])
     sys.stdout.write(comparison_table(columns, metrics) + "\n")
 
 

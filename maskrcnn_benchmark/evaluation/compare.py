@@ -25,7 +25,7 @@ STRUCTURE_ROWS = ("ctxR", "ctx-mR", "ng-ctxR", "ng-ctx-mR", "viol", "viol-any")
 
 def is_count_metric(name: str) -> bool:
     """Whether a row holds a count (violations per image) rather than a fraction."""
-    return name.startswith("viol@")
+    return name.startswith(("viol@", "viol["))
 
 
 def load_eval_results(output_dir: str, dataset: str | None = None,
@@ -75,6 +75,11 @@ def metric_rows(results: Mapping, ks: Sequence[int] = (20, 50, 100)) -> dict[str
         if name in results:
             for k in ks:
                 rows[f"{name}@{k}"] = results[name][str(k)]
+    # violations per image of each rule kind: ``viol[pair]@20``, ``viol[one_support]@50``
+    by_kind = (results.get("structure") or {}).get("viol_by_kind") or {}
+    for kind, per_k in by_kind.items():
+        for k in ks:
+            rows[f"viol[{kind}]@{k}"] = per_k[str(k)]
     detection = results.get("detection") or {}
     if detection.get("mAP@0.5") is not None:
         rows["mAP@0.5"] = detection["mAP@0.5"]

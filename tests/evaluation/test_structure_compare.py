@@ -60,3 +60,20 @@ def test_joint_decoding_folders(tmp_path, monkeypatch, capsys):
     assert "| ctxR@50 | 20.00 | 40.00 | +20.00 |" in out
     assert "| viol@20 | 10.00 | 0.50 | -9.50 |" in out
     assert "| ctx-mR@100 | 20.00 | 40.00 | +20.00 |" in out
+
+
+def test_violations_by_rule_kind_are_count_rows_behind_a_flag(tmp_path, monkeypatch, capsys):
+    results = _results(0.5, ctx=0.25, viol=1.5)
+    results["structure"] = {"viol_by_kind": {"pair": {"20": 1.0, "50": 2.5, "100": 4.0},
+                                             "one_support": {"20": 0.5, "50": 0.5, "100": 1.0}}}
+    rows = metric_rows(results)
+    assert rows["viol[pair]@50"] == 2.5 and rows["viol[one_support]@100"] == 1.0
+    _write(tmp_path / "run" / "inference" / "syn_test", results)
+    for flag, shown in (([], False), (["--violations"], True)):
+        monkeypatch.setattr(sys, "argv", ["compare_results.py", *flag, f"A={tmp_path / 'run'}",
+                                          f"B={tmp_path / 'run'}"])
+        runpy.run_path(str(REPO / "tools" / "compare_results.py"), run_name="__main__")
+        out = capsys.readouterr().out
+        # counts per image, not percent
+        assert ("| viol[pair]@50 | 2.50 | 2.50 | +0.00 |" in out) is shown
+    assert "| viol[one_support]@20 | 0.50 | 0.50 | +0.00 |" in out
