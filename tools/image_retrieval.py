@@ -1,4 +1,4 @@
-"""Sentence-to-graph retrieval (the paper's Table 4): captions, preprocess, train, test.
+"""Sentence-to-graph retrieval (the paper's Table 4): captions, preprocess, train, test, ceiling.
 
     # 1. captions of a synthetic data set (on VG: SGB's vg_capgraphs_anno.json instead)
     python tools/image_retrieval.py captions --data-dir datasets/synthetic_vg_default
@@ -13,6 +13,8 @@
     python tools/image_retrieval.py test --config-file configs/retrieval/synthetic_default.yaml \\
         RETRIEVAL.TEST_FILE .../test.json OUTPUT_DIR output/s2g/motifs_sgdet \\
         RETRIEVAL.TEST.SHUFFLE_GRAPHS True
+    # what the captions alone can retrieve (no learning), e.g. on the annotated graphs
+    python tools/image_retrieval.py ceiling --file output/s2g/gt/test.json --gallery 1000
 
 See docs/RETRIEVAL.md.
 """
@@ -26,6 +28,7 @@ import sys
 from maskrcnn_benchmark.data.datasets.synthetic.caption_file import write_synthetic_captions
 from maskrcnn_benchmark.data.datasets.synthetic.captions import CAPTIONS_PER_IMAGE
 from maskrcnn_benchmark.engine.launch import default_argument_parser, setup
+from maskrcnn_benchmark.image_retrieval.ceiling import DEFAULT_KS, ceiling_of_file
 from maskrcnn_benchmark.image_retrieval.engine import load_and_test, train_retrieval
 from maskrcnn_benchmark.image_retrieval.preprocess import (
     SOURCES,
@@ -55,9 +58,11 @@ def main(argv: list[str] | None = None) -> None:
     commands = {"captions": "write a synthetic data set's caption-graph file",
                 "preprocess": "scene graphs of a split + captions -> retrieval input",
                 "train": "train the retrieval model, then test it",
-                "test": "test a trained retrieval model"}
+                "test": "test a trained retrieval model",
+                "ceiling": "what the captions alone retrieve: no-learning score and ceiling"}
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], add_help=False,
-                                     usage="%(prog)s {captions,preprocess,train,test} [--help] ...")
+                                     usage="%(prog)s {captions,preprocess,train,test,ceiling} "
+                                           "[--help] ...")
     parser.add_argument("command", choices=sorted(commands),
                         help="; ".join(f"{k}: {v}" for k, v in commands.items()))
     argv = sys.argv[1:] if argv is None else argv
@@ -77,6 +82,16 @@ def main(argv: list[str] | None = None) -> None:
         opts = sub.parse_args(rest)
         logging.basicConfig(level=logging.INFO, format="%(message)s")
         write_synthetic_captions(opts.data_dir, opts.out, opts.seed, opts.per_image)
+    elif args.command == "ceiling":
+        sub = argparse.ArgumentParser(description=commands["ceiling"])
+        sub.add_argument("--file", required=True, help="retrieval input (preprocess output)")
+        sub.add_argument("--gallery", type=int, default=1000,
+                         help="gallery size: the first N images with a caption relation")
+        sub.add_argument("--ks", type=int, nargs="+", default=list(DEFAULT_KS), help="R@K")
+        sub.add_argument("--out", default=None, help="default: <file stem>_ceiling.json")
+        opts = sub.parse_args(rest)
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        ceiling_of_file(opts.file, opts.gallery, opts.out, opts.ks)
     elif args.command == "preprocess":
         opts = _config_parser(commands["preprocess"], [_preprocess_flags]).parse_args(rest)
         cfg = preprocess_config(opts.config_file, opts.opts)
