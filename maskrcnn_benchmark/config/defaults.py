@@ -588,13 +588,18 @@ _C.RETRIEVAL.PREPROCESS.OBJ_THRESHOLD = 0.1
 _C.RETRIEVAL.PREPROCESS.TOP_K = 0
 
 # SGB's modelv2.SGEncode: embedding width, attention hidden width, graph embedding width, number
-# of attention glimpses and the dropout before every weight-normalised linear map.
+# of attention glimpses (0 = none: a bag of entity words) and the dropout before every
+# weight-normalised linear map.
 _C.RETRIEVAL.MODEL = CN()
 _C.RETRIEVAL.MODEL.EMBED_DIM = 512
 _C.RETRIEVAL.MODEL.HIDDEN_DIM = 512
 _C.RETRIEVAL.MODEL.OUTPUT_DIM = 1024
 _C.RETRIEVAL.MODEL.GLIMPSES = 2
 _C.RETRIEVAL.MODEL.DROPOUT = 0.2
+# Graph embedding = MLP(pool of entity vectors): POOLING "sum" (SGB) | "mean"; OUTPUT_RELU True
+# (SGB: a ReLU after the MLP's last layer, non-negative embeddings) | False (a linear output).
+_C.RETRIEVAL.MODEL.POOLING = "sum"
+_C.RETRIEVAL.MODEL.OUTPUT_RELU = True
 
 # Triplet loss (image_retrieval/loss.py): hinge margin and the smooth-L1 distance's beta.
 # NEGATIVES: "random" (SGB: one uniformly drawn other pair per pair, both hinge terms anchored

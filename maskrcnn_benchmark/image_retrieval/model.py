@@ -6,7 +6,10 @@ tail (indexed by the endpoint's word) and predicate. A relation is [head; tail; 
 ``h = sum_r sum_e A[r, e] * relu(W_v v_r) * relu(W_q q_e)`` with A the relation-entity
 incidence normalised per relation (1/2 for each endpoint), and adds ``W_a h`` to every entity
 vector ``q_e``; weight-normalised linear maps with dropout before them, as SGB. The graph
-embedding is ``MLP(sum_e q_e)`` (EMBED -> HIDDEN -> OUTPUT, ReLU after each).
+embedding is ``MLP(sum_e q_e)`` (EMBED -> HIDDEN -> OUTPUT, ReLU after each). Options (new,
+SGB's values by default): RETRIEVAL.MODEL.POOLING "mean" divides the sum by the graph's entity
+count; OUTPUT_RELU False drops the last ReLU (SGB's non-negative embeddings are mostly zeros
+under the cosine); GLIMPSES 0 leaves the entity vectors as they are (a bag of entity words).
 
 Training loss (``loss.py``): SGB's random negative by default (RETRIEVAL.LOSS.NEGATIVES
 "random": for a pair (image i, query i) and a random other pair j,
@@ -30,7 +33,9 @@ from .data import GraphBatch, PairBatch
 from .loss import DISTANCES, NEGATIVES, in_batch_loss, pair_distance, random_negative_loss
 from .retrieval_file import Vocabulary
 
-__all__ = ["GraphEncoder", "SentenceToGraphModel", "build_retrieval_model"]
+__all__ = ["POOLINGS", "GraphEncoder", "SentenceToGraphModel", "build_retrieval_model"]
+
+POOLINGS = ("sum", "mean")
 
 
 def _linear(in_dim: int, out_dim: int) -> nn.Linear:
@@ -64,16 +69,20 @@ class GraphEncoder(nn.Module):
     """Graph embeddings of one side (image or text)."""
 
     def __init__(self, num_entities: int, num_predicates: int, embed_dim: int, hidden_dim: int,
-                 output_dim: int, glimpses: int, dropout: float) -> None:
+                 output_dim: int, glimpses: int, dropout: float, pooling: str = "sum",
+                 output_relu: bool = True) -> None:
         super().__init__()
+        if pooling not in POOLINGS:
+            raise ValueError(f"RETRIEVAL.MODEL.POOLING must be one of {POOLINGS}, got {pooling!r}")
+        self.pooling = pooling
         self.entity_embed = nn.Embedding(num_entities + 1, embed_dim)
         self.head_embed = nn.Embedding(num_entities + 1, embed_dim)
         self.tail_embed = nn.Embedding(num_entities + 1, embed_dim)
         self.predicate_embed = nn.Embedding(num_predicates + 1, embed_dim)
         self.glimpses = nn.ModuleList(_Glimpse(3 * embed_dim, embed_dim, hidden_dim, dropout)
                                       for _ in range(glimpses))
-        self.output = nn.Sequential(nn.Linear(embed_dim, hidden_dim), nn.ReLU(),
-                                    nn.Linear(hidden_dim, output_dim), nn.ReLU())
+        layers = [nn.Linear(embed_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, output_dim)]
+        self.output = nn.Sequential(*layers, *([nn.ReLU()] if output_relu else []))
 
     def forward(self, batch: GraphBatch) -> Tensor:
         """[num_graphs, output_dim] embeddings."""
@@ -86,6 +95,9 @@ class GraphEncoder(nn.Module):
             entities = entities + glimpse(relations, entities, batch)[batch.entity_graph]
         pooled = entities.new_zeros(batch.num_graphs, entities.shape[1])
         pooled.index_add_(0, batch.entity_graph, entities)
+        if self.pooling == "mean":
+            counts = torch.bincount(batch.entity_graph, minlength=batch.num_graphs)
+            pooled = pooled / counts.clamp(min=1).unsqueeze(1).to(pooled.dtype)
         return self.output(pooled)
 
 
@@ -127,13 +139,14 @@ def build_retrieval_model(cfg, vocabulary: Vocabulary) -> SentenceToGraphModel:
     options = cfg.RETRIEVAL.MODEL
     dims = (cfg.RETRIEVAL.MODEL.EMBED_DIM, cfg.RETRIEVAL.MODEL.HIDDEN_DIM,
             cfg.RETRIEVAL.MODEL.OUTPUT_DIM, cfg.RETRIEVAL.MODEL.GLIMPSES)
-    if min(dims) < 1 or not 0.0 <= options.DROPOUT < 1.0:
-        raise ValueError(f"RETRIEVAL.MODEL: dimensions and GLIMPSES must be positive and DROPOUT "
-                         f"in [0, 1), got {dims} and {options.DROPOUT}")
+    if min(dims[:3]) < 1 or dims[3] < 0 or not 0.0 <= options.DROPOUT < 1.0:
+        raise ValueError(f"RETRIEVAL.MODEL: dimensions must be positive, GLIMPSES not negative "
+                         f"and DROPOUT in [0, 1), got {dims} and {options.DROPOUT}")
+    shape = (options.DROPOUT, options.POOLING, options.OUTPUT_RELU)
     image = GraphEncoder(len(vocabulary.image_entities), len(vocabulary.image_predicates),
-                         *dims, options.DROPOUT)
+                         *dims, *shape)
     text = GraphEncoder(len(vocabulary.text_entities), len(vocabulary.text_predicates),
-                        *dims, options.DROPOUT)
+                        *dims, *shape)
     loss = cfg.RETRIEVAL.LOSS
     return SentenceToGraphModel(image, text, loss.MARGIN, loss.SMOOTH_L1_BETA, loss.NEGATIVES,
                                 loss.DISTANCE)

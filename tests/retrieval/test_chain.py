@@ -56,9 +56,9 @@ def test_train_then_test_with_shuffled_graphs(chain, monkeypatch):
     assert [g["requested_size"] for g in result["galleries"]] == [1000, 5000]
     assert [g["gallery_size"] for g in result["galleries"]] == [10, 10]  # RETRIEVAL.NUM_TEST
     assert result["train_pairs"] == 43 + 8  # tiny: 43 train, 8 val; 13 test = 10 test + 3 val
-    # in-batch negatives (the config's NEGATIVES "all"): 6 batches of 8, the last 3 pairs dropped
+    # in-batch negatives (the config's "hardest"): 6 batches of 8, the last 3 pairs dropped
     assert result["iterations"] == 50 and result["iterations_per_epoch"] == 6
-    assert result["loss"] == {"negatives": "all", "distance": "cosine", "margin": 0.2}
+    assert result["loss"] == {"negatives": "hardest", "distance": "cosine", "margin": 0.2}
     assert set(result["galleries"][0]["recall"]) == {"1", "5", "10", "20", "50", "100"}
     assert (run / "model_final.pth").is_file() and (run / "model_0000025.pth").is_file()
     assert list((run / "tensorboard").iterdir())
