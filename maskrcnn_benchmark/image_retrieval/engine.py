@@ -101,6 +101,7 @@ def test_retrieval(cfg, model: SentenceToGraphModel, splits: RetrievalSplits, de
                "similarity": options.SIMILARITY, "ties": options.TIES,
                "loss": {"negatives": loss.NEGATIVES, "distance": loss.DISTANCE,
                         "margin": loss.MARGIN},
+               "model": {key.lower(): value for key, value in cfg.RETRIEVAL.MODEL.items()},
                "shuffled_graphs": bool(options.SHUFFLE_GRAPHS), "eval_seconds": seconds,
                "galleries": results, **(extra or {})}
     path = results_path(cfg)

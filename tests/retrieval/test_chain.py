@@ -59,6 +59,7 @@ def test_train_then_test_with_shuffled_graphs(chain, monkeypatch):
     # in-batch negatives (the config's "hardest"): 6 batches of 8, the last 3 pairs dropped
     assert result["iterations"] == 50 and result["iterations_per_epoch"] == 6
     assert result["loss"] == {"negatives": "hardest", "distance": "cosine", "margin": 0.2}
+    assert result["model"]["glimpses"] == 1 and result["model"]["output_relu"] is False
     assert set(result["galleries"][0]["recall"]) == {"1", "5", "10", "20", "50", "100"}
     assert (run / "model_final.pth").is_file() and (run / "model_0000025.pth").is_file()
     assert list((run / "tensorboard").iterdir())
