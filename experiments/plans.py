@@ -286,7 +286,8 @@ def _structure_runs(output_root: str) -> list[Run]:
 
 # The rest of the paper's Tables 1-3 (plan ``paper``): SGDet of the two predictors the paper's
 # Table 3 and Table 4 use, and VCTree-TDE (SGB's CausalAnalysisPredictor with the VCTree
-# context, sum fusion, total direct effect at test) in PredCls and SGCls; CE and EBM, 3 seeds.
+# context, sum fusion, total direct effect at test) in PredCls, SGCls and SGDet; CE and EBM,
+# 3 seeds.
 SGDET_PREDICTORS = ("motifs", "vctree")
 TDE = "tde"
 TDE_OVERRIDES = (
@@ -303,7 +304,7 @@ def paper_settings() -> list[tuple[str, str, str, tuple[str, ...]]]:
     """(predictor, task, variant suffix, extra overrides) of the plan ``paper`` (each run as
     CE and EBM): SGDet of SGDET_PREDICTORS, then VCTree-TDE (``causal_<task>_<method>_tde``)."""
     sgdet = [(p, "sgdet", "", ()) for p in SGDET_PREDICTORS]
-    tde = [("causal", task, TDE, TDE_OVERRIDES) for task in TASKS]
+    tde = [("causal", task, TDE, TDE_OVERRIDES) for task in TASK_FLAGS]
     return sgdet + tde
 
 

@@ -64,8 +64,8 @@ def test_paper_plan_adds_sgdet_and_vctree_tde_with_the_main_grid_overrides():
     main = dict(plans.plan("main", "out"))
     runs = plans.plan("paper", "out")
     names = [name for name, _ in runs]
-    # seeds x (2 SGDet predictors + VCTree-TDE PredCls/SGCls) x {ce, ebm}
-    assert len(names) == len(set(names)) == 3 * 4 * 2 and not set(names) & set(main)
+    # seeds x (2 SGDet predictors + VCTree-TDE PredCls/SGCls/SGDet) x {ce, ebm}
+    assert len(names) == len(set(names)) == 3 * 5 * 2 and not set(names) & set(main)
     paper = dict(runs)
     sgdet = paper["vctree_sgdet_ebm_seed1"]
     assert sgdet == main["vctree_sgcls_ebm_seed1"][:2] + [
@@ -78,6 +78,7 @@ def test_paper_plan_adds_sgdet_and_vctree_tde_with_the_main_grid_overrides():
     causal = dict(zip(tde[::2], tde[1::2]))
     assert causal["MODEL.ROI_RELATION_HEAD.CAUSAL.CONTEXT_LAYER"] == "vctree"
     assert causal["MODEL.ROI_RELATION_HEAD.CAUSAL.EFFECT_TYPE"] == "TDE"
+    assert "causal_sgdet_ebm_tde_seed0" in paper
     with pytest.raises(ExperimentError, match="unknown task 'sgdt': predcls, sgcls, sgdet"):
         plans.run_overrides("motifs", "sgdt", False, 0)
 
