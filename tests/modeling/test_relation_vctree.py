@@ -1,6 +1,7 @@
 """VCTree pieces: greedy tree, binary forest, batched tree LSTMs and the tree scorer."""
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
@@ -190,3 +191,15 @@ def test_tree_decoder_eval_labels_are_argmax_of_their_logits():
     decoder = DownwardTreeLSTM(6 + 3, 4, embed_layer=embed, embed_out_layer=out).eval()
     logits, labels = decoder.decode(torch.randn(len(forest), 6), forest, None)
     assert torch.equal(labels, logits[:, 1:].argmax(1) + 1)
+
+
+def test_tree_decoder_training_on_diverged_features_is_one_clear_error():
+    """NaN features (a diverged model) name the cause instead of torch.multinomial's error."""
+    forest = _random_forest(torch.Generator().manual_seed(2))
+    decoder = DownwardTreeLSTM(6 + 3, 4, embed_layer=nn.Embedding(5, 3),
+                               embed_out_layer=nn.Linear(4, 4)).train()
+    features = torch.randn(len(forest), 6)
+    decoder.decode(features, forest, None)  # finite: samples labels, no error
+    features[0] = float("nan")
+    with pytest.raises(FloatingPointError, match="object decoder got non-finite logits"):
+        decoder.decode(features, forest, None)

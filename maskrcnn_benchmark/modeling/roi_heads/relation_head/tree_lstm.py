@@ -150,6 +150,13 @@ class DownwardTreeLSTM(nn.Module):
             passed = best
             if self.training:
                 probs = torch.softmax(node_logits.detach(), dim=1)[:, 1:]
+                if not bool(torch.isfinite(probs).all()):
+                    raise FloatingPointError(
+                        "VCTree's object decoder got non-finite logits in training: the model "
+                        "has diverged (see the previous iteration's losses). Lower "
+                        "SOLVER.BASE_LR or load a trained detector "
+                        "(MODEL.PRETRAINED_DETECTOR_CKPT); a random-init detector's features "
+                        "can make the first losses explode")
                 passed = torch.multinomial(probs, 1).squeeze(1) + 1
             _store(label_embed, nodes, self.embed_layer(passed + 1))
             _store(logits, nodes, node_logits)
