@@ -8,7 +8,8 @@
 # Usage: bash scripts/smoke_recipes.sh [recipe.yaml ...]   (default: every vg150 and gqa recipe)
 # Environment: SMOKE_ITERS (2), SMOKE_OBJECTIVES ("ce ebm"), SMOKE_DTYPE (float32: CPU float16
 # autocast is ~16x slower; set "" to keep the recipe's DTYPE), SMOKE_OUT (output/smoke_recipes),
-# PYTHON (python3). One recipe at a time, OMP_NUM_THREADS (1) threads.
+# PYTHON (python3). One recipe at a time, OMP_NUM_THREADS (1) threads. Each recipe's checkpoint
+# is deleted after its test (X-101: ~3 GB each); logs and timings stay in SMOKE_OUT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -55,6 +56,7 @@ for recipe in "${RECIPES[@]}"; do
                 test_s=$(echo "$(date +%s.%N) - $start" | bc -l)
                 test_peak=$(peak "$dir/test.time")
             else status=test_failed; fi
+            rm -f "$dir"/*.pth  # an X-101 checkpoint is ~3 GB; the logs are what the smoke keeps
         else status=train_failed; per_iter=-; train_peak=$(peak "$dir/train.time"); fi
         printf '%-32s %-4s %-8s %-10.1f %-9.1f %-10s %s\n' "$(basename "$(dirname "$recipe")")/$(basename "$recipe")" \
             "$objective" "$status" "${per_iter/-/0}" "${test_s/-/0}" "$train_peak/$test_peak" "$dir"
