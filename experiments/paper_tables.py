@@ -14,8 +14,8 @@ from __future__ import annotations
 import statistics
 
 from .plans import DECODED, METHODS, TASK_FLAGS, TDE, setting_name
-from .results import Settings, aggregate, scale
-from .tables import FEW_SHOT, table
+from .results import Settings, aggregate
+from .tables import FEW_SHOT, cell, seed_pairs, table
 
 __all__ = ["PAPER_BEGIN", "PAPER_END", "MODELS", "TABLE1_METRICS", "TABLE2_METRICS",
            "model_table", "paper_tables"]
@@ -30,38 +30,23 @@ TABLE1_METRICS = ["mR@20", "mR@50", "mR@100"]
 TABLE2_METRICS = ["zsR@20", "zsR@50"]
 
 
-def _setting(predictor: str, task: str, method: str, suffix: str) -> str:
-    """A model's setting: the variant suffix follows the method (``causal_sgcls_ebm_tde``)."""
-    return setting_name(predictor, task, method, suffix)
-
-
 def _cell(settings: Settings, setting: str, metric: str) -> str:
     runs = [row for _, row in sorted(settings.get(setting, {}).items())]
-    if not runs:
-        return "not run"
-    agg = aggregate(runs)
-    if metric not in agg:
-        return "n/a"
-    mean, std = agg[metric]
-    factor = scale(metric)
-    return f"{factor * mean:.2f} ± {factor * std:.2f}" if len(runs) > 1 else f"{factor * mean:.2f}"
+    return cell(aggregate(runs), metric, len(runs)) if runs else "not run"
 
 
 def _difference(settings: Settings, ours: str, base: str, metric: str) -> str:
-    """Mean ± sample std of the per-seed difference ours - base on the seeds both have."""
-    a, b = settings.get(ours, {}), settings.get(base, {})
-    seeds = [s for s in sorted(set(a) & set(b))
-             if a[s].get(metric) is not None and b[s].get(metric) is not None]
-    if not seeds:
+    """Mean ± sample std of the per-seed difference ours - base, its seed count in brackets."""
+    diff = [mine - theirs for theirs, mine in seed_pairs(settings, ours, base, metric)]
+    if not diff:
         return ""
-    diff = [scale(metric) * (a[s][metric] - b[s][metric]) for s in seeds]
     mean = round(statistics.fmean(diff), 2) + 0.0  # no "-0.00"
     spread = f" ± {statistics.stdev(diff):.2f}" if len(diff) > 1 else ""
     return f"{mean:+.2f}{spread} ({len(diff)})"
 
 
 def _seeds(settings: Settings, predictor: str, method: str, suffix: str) -> str:
-    return "/".join(str(len(settings.get(_setting(predictor, task, method, suffix), {})))
+    return "/".join(str(len(settings.get(setting_name(predictor, task, method, suffix), {})))
                     for task in TASK_FLAGS)
 
 
@@ -74,17 +59,17 @@ def model_table(settings: Settings, metrics: list[str], decoded: bool = True) ->
     lines = ["| " + " | ".join(header) + " |", "|---|---|---:|" + "---:|" * (len(header) - 3)]
     for label, (predictor, suffix) in MODELS.items():
         for method in METHODS:
-            cells = [_cell(settings, _setting(predictor, task, method, suffix), metric)
+            cells = [_cell(settings, setting_name(predictor, task, method, suffix), metric)
                      for task in tasks for metric in metrics]
             lines.append(f"| {label} | {METHOD_LABELS[method]} | "
                          f"{_seeds(settings, predictor, method, suffix)} | "
                          + " | ".join(cells) + " |")
-        diffs = [_difference(settings, _setting(predictor, task, "ebm", suffix),
-                             _setting(predictor, task, "ce", suffix), metric)
+        diffs = [_difference(settings, setting_name(predictor, task, "ebm", suffix),
+                             setting_name(predictor, task, "ce", suffix), metric)
                  for task in tasks for metric in metrics]
         if any(diffs):
             lines.append(f"| {label} | EBM - CE (seeds) | | " + " | ".join(diffs) + " |")
-        decode = [_setting(predictor, task, "ce", DECODED) for task in tasks]
+        decode = [setting_name(predictor, task, "ce", DECODED) for task in tasks]
         if decoded and not suffix and any(settings.get(s) for s in decode):
             cells = [_cell(settings, s, metric) if settings.get(s) else ""
                      for s in decode for metric in metrics]

@@ -17,9 +17,9 @@ from .plans import (
     STRUCTURE_SETTINGS,
     setting_name,
 )
-from .results import DIAGNOSTIC_KEYS, JOINT_PREFIX, Settings, scale
+from .results import DIAGNOSTIC_KEYS, JOINT_PREFIX, Settings
 from .stats import paired_test
-from .tables import FEW_SHOT, Rows, present, table
+from .tables import FEW_SHOT, Rows, present, seed_pairs, table
 
 __all__ = ["STRUCTURE_BEGIN", "STRUCTURE_END", "STRUCTURE_TABLE_COLUMNS", "PAIRED_METRICS",
            "method_rows", "paired_against_ce", "structure_tables"]
@@ -37,16 +37,6 @@ def method_rows(predictor: str, task: str) -> Rows:
             for label, (method, suffix) in STRUCTURE_METHODS.items()]
 
 
-def _pairs(settings: Settings, setting: str, baseline: str, metric: str
-           ) -> list[tuple[float, float]]:
-    """(baseline, method) values in display units of the seeds both runs have."""
-    ours, base = settings.get(setting, {}), settings.get(baseline, {})
-    factor = scale(metric)
-    return [(factor * base[s][metric], factor * ours[s][metric])
-            for s in sorted(set(ours) & set(base))
-            if ours[s].get(metric) is not None and base[s].get(metric) is not None]
-
-
 def paired_against_ce(settings: Settings) -> str:
     """Every method minus CE, paired by setting and seed, pooled over the settings."""
     lines = ["| method | metric | pairs | CE | method | method - CE | t | p |",
@@ -56,7 +46,7 @@ def paired_against_ce(settings: Settings) -> str:
             continue
         for metric in PAIRED_METRICS:
             pairs = [pair for predictor, task in STRUCTURE_SETTINGS
-                     for pair in _pairs(settings, setting_name(predictor, task, method, suffix),
+                     for pair in seed_pairs(settings, setting_name(predictor, task, method, suffix),
                                         setting_name(predictor, task, "ce", ""), metric)]
             if not pairs:
                 lines.append(f"| {label} | {metric} | 0 | not run | | | | |")

@@ -37,7 +37,7 @@ from .results import (
 )
 
 __all__ = ["BEGIN", "END", "COLUMNS", "STRUCTURE_COLUMNS", "FEW_SHOT", "SUMMARY_METRICS",
-           "SUMMARY_STRUCTURE", "JOINT_COLUMNS", "cell", "table", "paired", "summary",
+           "SUMMARY_STRUCTURE", "seed_pairs", "JOINT_COLUMNS", "cell", "table", "paired", "summary",
            "diagnostics", "joint_decoding", "tables", "update"]
 
 BEGIN = "<!-- results_tables:begin -->"
@@ -109,6 +109,16 @@ def paired(settings: Settings, title: str, rows: Rows) -> str:
     if any(len(settings.get(setting, {})) > 1 for _, setting in rows if setting not in main):
         text += f"\n\n{title}, all seeds\n\n" + recall_table(settings, rows)
     return text
+
+
+def seed_pairs(settings: Settings, setting: str, baseline: str, metric: str
+               ) -> list[tuple[float, float]]:
+    """(baseline, setting) values in display units on the seeds where both runs have it."""
+    ours, base = settings.get(setting, {}), settings.get(baseline, {})
+    factor = scale(metric)
+    return [(factor * base[s][metric], factor * ours[s][metric])
+            for s in sorted(set(ours) & set(base))
+            if ours[s].get(metric) is not None and base[s].get(metric) is not None]
 
 
 def _differences(ce: dict, ebm: dict, seeds: list[int], metric: str) -> list[float] | None:
