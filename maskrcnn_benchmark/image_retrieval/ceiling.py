@@ -49,6 +49,7 @@ from maskrcnn_benchmark.data.datasets.capgraphs import TextGraph
 from maskrcnn_benchmark.data.datasets.synthetic.caption_words import NOUNS, PLACE_WORDS
 from maskrcnn_benchmark.utils.atomic_json import write_json_atomic
 
+from .data import has_caption_relation
 from .metrics import recall_at_k, true_image_ranks
 from .retrieval_file import RetrievalItem, Vocabulary, read_retrieval_file
 
@@ -235,7 +236,7 @@ def ceiling_of_file(path: str, gallery: int = 1000, out: str | None = None,
     if gallery <= 0 or any(k <= 0 for k in ks):
         raise ValueError(f"--gallery and the Ks must be positive, got {gallery} and {list(ks)}")
     data = read_retrieval_file(path)
-    usable = [it for it in data.items if any(c.relations for c in it.captions)]
+    usable = [it for it in data.items if has_caption_relation(it)]
     items = usable[:gallery]
     lexicon = choose_lexicon(data.vocabulary)
     result = caption_ceiling(items, lexicon, ks)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -129,13 +130,18 @@ class RetrievalSplits:
     test_keys: list[str]
 
 
+def has_caption_relation(item: RetrievalItem) -> bool:
+    """Whether an item's captions hold a relation (a query to retrieve with)."""
+    return any(caption.relations for caption in item.captions)
+
+
 def _usable(path: str, items: list[RetrievalItem], vocabulary: Vocabulary
             ) -> list[tuple[str, tuple[EncodedGraph, EncodedGraph]]]:
-    pairs = [(item.key, encode_item(item, vocabulary)) for item in items]
-    kept = [(key, pair) for key, pair in pairs if len(pair[1].relations) > 0]
-    if len(kept) < len(pairs):
+    kept = [(item.key, encode_item(item, vocabulary)) for item in items
+            if has_caption_relation(item)]
+    if len(kept) < len(items):
         logger.info("%s: %d of %d images have no caption relation and are left out", path,
-                    len(pairs) - len(kept), len(pairs))
+                    len(items) - len(kept), len(items))
     return kept
 
 
@@ -203,6 +209,18 @@ class _NegativeCollator:
         return batch, [], list(indices)
 
 
+def drops_short_batch(cfg, num_pairs: int) -> bool:
+    """In-batch negatives drop an epoch's last batch when it is short (a batch of one pair has
+    nothing to compare with); SGB's random negatives keep it."""
+    return cfg.RETRIEVAL.LOSS.NEGATIVES != "random" and num_pairs > cfg.SOLVER.IMS_PER_BATCH
+
+
+def batches_per_epoch(cfg, num_pairs: int) -> int:
+    """Training iterations per pass over ``num_pairs`` pairs."""
+    size = cfg.SOLVER.IMS_PER_BATCH
+    return num_pairs // size if drops_short_batch(cfg, num_pairs) else math.ceil(num_pairs / size)
+
+
 def make_train_loader(cfg, pairs: Sequence[tuple[EncodedGraph, EncodedGraph]],
                       start_iter: int = 0) -> DataLoader:
     """SOLVER.MAX_ITER batches of SOLVER.IMS_PER_BATCH pairs (seeded epochs, resumable)."""
@@ -214,8 +232,7 @@ def make_train_loader(cfg, pairs: Sequence[tuple[EncodedGraph, EncodedGraph]],
         raise ValueError(f"RETRIEVAL.LOSS.NEGATIVES {cfg.RETRIEVAL.LOSS.NEGATIVES!r} takes the "
                          f"negatives from the batch: SOLVER.IMS_PER_BATCH must be >= 2, got {size}")
     sampler = DistributedSampler(len(pairs), 1, 0, shuffle=True, seed=cfg.SEED)
-    # in-batch negatives: no batch of 1 pair (nothing to compare with) at an epoch's end
-    batches = BatchSampler(sampler, size, drop_last=not random_negatives and len(pairs) > size)
+    batches = BatchSampler(sampler, size, drop_last=drops_short_batch(cfg, len(pairs)))
     return DataLoader(_Indices(len(pairs)),
                       batch_sampler=IterationBasedBatchSampler(batches, cfg.SOLVER.MAX_ITER,
                                                                start_iter),

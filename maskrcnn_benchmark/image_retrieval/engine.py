@@ -10,7 +10,6 @@ LOG_PERIOD with TensorBoard under OUTPUT_DIR/tensorboard) and ends with the test
 from __future__ import annotations
 
 import logging
-import math
 import os
 import time
 from collections.abc import Sequence
@@ -27,7 +26,14 @@ from maskrcnn_benchmark.utils.checkpoint import Checkpointer
 from maskrcnn_benchmark.utils.comm import get_world_size
 from maskrcnn_benchmark.utils.events import get_event_storage
 
-from .data import EncodedGraph, GraphBatch, RetrievalSplits, load_splits, make_train_loader
+from .data import (
+    EncodedGraph,
+    GraphBatch,
+    RetrievalSplits,
+    batches_per_epoch,
+    load_splits,
+    make_train_loader,
+)
 from .metrics import evaluate_galleries, evaluate_gallery
 from .model import SentenceToGraphModel, build_retrieval_model
 
@@ -169,9 +175,7 @@ def train_retrieval(cfg, device: str, resume: bool = True) -> dict[str, Any]:
         logger.warning("Training distance RETRIEVAL.LOSS.DISTANCE %r, ranking score "
                        "RETRIEVAL.TEST.SIMILARITY %r: the ranking is not what the loss trains",
                        loss.DISTANCE, similarity)
-    per_epoch = math.ceil(len(splits.train) / solver.IMS_PER_BATCH)
-    if loss.NEGATIVES != "random" and len(splits.train) > solver.IMS_PER_BATCH:
-        per_epoch = len(splits.train) // solver.IMS_PER_BATCH  # a short last batch is dropped
+    per_epoch = batches_per_epoch(cfg, len(splits.train))
     logger.info("Training on %d pairs: %d iterations per epoch, %d iterations (%.1f epochs)",
                 len(splits.train), per_epoch, solver.MAX_ITER, solver.MAX_ITER / per_epoch)
     start = time.perf_counter()
