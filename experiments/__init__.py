@@ -3,7 +3,8 @@
 - ``plans``: run names, settings and the config overrides of the plans main/ablation/extras;
 - ``runner``: the queue of a plan's runs (claims, priority patterns, test-only runs);
 - ``results``: the metric rows of every finished run of an output root;
-- ``tables``: the Markdown tables of RESULTS.md and the splice of its marked block.
+- ``tables``, ``structure_tables``, ``paper_tables``, ``retrieval_tables``: the Markdown tables
+  of RESULTS.md; ``sections`` names them, their runs and their marked blocks.
 
 The command-line entry points are tools/run_experiments.py and tools/results_tables.py.
 """

@@ -16,35 +16,19 @@ confidence-penalty CE, the paper's EBM and the structured EBM; their own marked 
 SGDet, zero-shot recall, few-shot bins of VCTree SGDet; plans main, paper, structure);
 ``--section retrieval`` the paper's Table 4 from scripts/retrieval_table4.sh (``--output-root``
 is then its S2G root, output/s2g by default). The
-tables are built by the package `experiments` (experiments/tables.py, structure_tables.py,
-paper_tables.py).
+tables are built by the package `experiments` (experiments/sections.py names the sections:
+tables.py, structure_tables.py, paper_tables.py, retrieval_tables.py).
 """
 
 import argparse
 
 try:
     from experiments import ExperimentError
-    from experiments.paper_tables import PAPER_BEGIN, PAPER_END, paper_tables
-    from experiments.results import collect
-    from experiments.retrieval_tables import (
-        RETRIEVAL_BEGIN,
-        RETRIEVAL_END,
-        collect_retrieval,
-        retrieval_table,
-    )
-    from experiments.structure_tables import STRUCTURE_BEGIN, STRUCTURE_END, structure_tables
-    from experiments.tables import BEGIN, END, tables, update
+    from experiments.sections import SECTIONS, section_text
+    from experiments.tables import update
 except ModuleNotFoundError as error:  # an install that predates the package experiments
     raise SystemExit(f"{error}: install the project first (pip install -e . in the repository "
                      "root), then run this command again") from error
-
-
-# section -> (table builder, begin marker, end marker)
-SECTIONS = {"main": (tables, BEGIN, END),
-            "structure": (structure_tables, STRUCTURE_BEGIN, STRUCTURE_END),
-            "paper": (paper_tables, PAPER_BEGIN, PAPER_END),
-            "retrieval": (retrieval_table, RETRIEVAL_BEGIN, RETRIEVAL_END)}
-DEFAULT_ROOTS = {"retrieval": "output/s2g"}
 
 
 def main() -> None:
@@ -59,15 +43,14 @@ def main() -> None:
     parser.add_argument("--update", metavar="MARKDOWN",
                         help="replace the text between the section's marker lines in this file "
                              "instead of printing: " + "; ".join(
-                                 f"{name}: {begin!r} ... {end!r}"
-                                 for name, (_, begin, end) in SECTIONS.items()))
+                                 f"{name}: {section.begin!r} ... {section.end!r}"
+                                 for name, section in SECTIONS.items()))
     args = parser.parse_args()
     try:
-        root = args.output_root or DEFAULT_ROOTS.get(args.section, "output/results")
-        build, begin, end = SECTIONS[args.section]
-        text = build(collect_retrieval(root) if args.section == "retrieval" else collect(root))
+        text = section_text(args.section, args.output_root)
         if args.update:
-            update(args.update, text, begin, end)
+            section = SECTIONS[args.section]
+            update(args.update, text, section.begin, section.end)
         else:
             print(text)
     except ExperimentError as error:

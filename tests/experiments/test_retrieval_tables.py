@@ -49,3 +49,15 @@ def test_unreadable_report_is_one_clear_error(tmp_path):
         collect_retrieval(str(tmp_path))
     with pytest.raises(ExperimentError, match="run scripts/retrieval_table4.sh first"):
         collect_retrieval(str(tmp_path / "missing"))
+
+
+def test_sections_read_their_own_runs(tmp_path):
+    from experiments.sections import SECTIONS, section_text
+
+    _write(tmp_path, "ground_truth", 0, _report(0.95, 1.0, 0.9))
+    assert section_text("retrieval", str(tmp_path)).splitlines()[2].startswith(
+        "| annotated graphs (oracle) | 1 | 95.00 |")
+    assert SECTIONS["retrieval"].default_root == "output/s2g"
+    assert SECTIONS["paper"].default_root == "output/results"
+    with pytest.raises(ExperimentError, match="unknown section 'papr': main, structure, paper"):
+        section_text("papr", str(tmp_path))

@@ -1,0 +1,44 @@
+"""The marked blocks of docs/RESULTS.md that tools/results_tables.py writes, one per section."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import ExperimentError
+from .paper_tables import PAPER_BEGIN, PAPER_END, paper_tables
+from .results import collect
+from .retrieval_tables import RETRIEVAL_BEGIN, RETRIEVAL_END, collect_retrieval, retrieval_table
+from .structure_tables import STRUCTURE_BEGIN, STRUCTURE_END, structure_tables
+from .tables import BEGIN, END, tables
+
+__all__ = ["Section", "SECTIONS", "section_text"]
+
+
+@dataclass(frozen=True)
+class Section:
+    """How to read a section's runs, build its Markdown and where it goes."""
+
+    collect: Callable[[str], Any]
+    build: Callable[[Any], str]
+    begin: str
+    end: str
+    default_root: str = "output/results"
+
+
+SECTIONS = {
+    "main": Section(collect, tables, BEGIN, END),
+    "structure": Section(collect, structure_tables, STRUCTURE_BEGIN, STRUCTURE_END),
+    "paper": Section(collect, paper_tables, PAPER_BEGIN, PAPER_END),
+    "retrieval": Section(collect_retrieval, retrieval_table, RETRIEVAL_BEGIN, RETRIEVAL_END,
+                         "output/s2g"),
+}
+
+
+def section_text(name: str, root: str | None = None) -> str:
+    """The Markdown of one section from the runs under ``root`` (its default root if None)."""
+    if name not in SECTIONS:
+        raise ExperimentError(f"unknown section {name!r}: {', '.join(SECTIONS)}")
+    section = SECTIONS[name]
+    return section.build(section.collect(root or section.default_root))
