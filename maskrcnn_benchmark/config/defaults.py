@@ -509,6 +509,15 @@ _C.TEST.ENERGY_DECODE.WEIGHT = 1.0
 _C.TEST.ENERGY_DECODE.ROUNDS = 10
 _C.TEST.ENERGY_DECODE.TOP_PREDICATES = 3
 _C.TEST.ENERGY_DECODE.CANDIDATES = 8
+# Background pairs ranked in an image's top FILLER_TOP_K still fill its triplet list with their
+# best predicate; > 0: each is listed, in rank order, with the one of its TOP_PREDICATES
+# foreground labels that maximises log p - WEIGHT * E(listed graph), evaluated exactly; its
+# score and rank stay. 0 = off (the listed label is the head's best foreground predicate).
+_C.TEST.ENERGY_DECODE.FILLER_TOP_K = 0
+# With FILLER_TOP_K: also rescore each filler with its conditional under the decoder's model
+# (candidate logits - WEIGHT * (E(listed graph + pair at label) - E(... at background))), so a
+# filler that every candidate label makes costlier drops in the ranking.
+_C.TEST.ENERGY_DECODE.FILLER_RESCORE = False
 # SGB's scene graph detection on one's own images: tools/relation_test_net.py runs the SGDet
 # model over every file of CUSTUM_PATH (a folder, or a JSON list of image paths) instead of
 # evaluating, and writes custom_prediction.json and custom_data_info.json to DETECTED_SGG_DIR

@@ -64,10 +64,11 @@ def _output(rows_per_image):
         roi_features=torch.randn(3 * len(rows_per_image), 4))
 
 
-def _decoder(weight=1.0, rounds=10, top=3, candidates=8):
+def _decoder(weight=1.0, rounds=10, top=3, candidates=8, filler_top_k=0, rescore=False):
     return EnergyDecoder(task=SGGTask.PREDCLS, num_obj_classes=NUM_OBJ, weight=weight,
                          rounds=rounds, top_predicates=top, candidates=candidates,
-                         later_nms_thresh=0.3)
+                         later_nms_thresh=0.3, filler_top_k=filler_top_k,
+                         filler_rescore=rescore)
 
 
 # Image 0: box 0 -> boxes 1 and 2 both argmax label 1 (one violation); label 2 is a close
@@ -159,6 +160,101 @@ def test_exact_evaluation_rejects_a_change_the_first_order_estimate_favours():
     assert torch.equal(decoded.relation_logits[0], output.relation_logits[0])
 
 
+# Fillers: pairs decoded as background that still rank (by their best foreground probability).
+# Pair (0, 1) is a confident label 1; pair (0, 2) is background with label 1 ahead of label 2
+# by 0.2 in its foreground logits: listed with label 1, box 0 would have two label-1 edges.
+LISTED_RELATION = [[0.0, 3.0, 1.0, -1.0], [3.0, 1.0, 0.8, -1.0]]
+# Two background pairs out of box 0, both with label 1 as their best foreground label.
+TWO_FILLERS = [[3.0, 1.0, 0.8, -1.0], [3.0, 0.9, 0.7, -1.0]]
+
+
+def _listed(output):
+    """Pair -> (listed label, triplet score) as the post-processor reports them."""
+    post = RelationPostProcessor(use_gt_box=True, later_nms_thresh=0.3)
+    result = post(output.relation_logits, output.refine_logits, output.rel_pair_idxs,
+                  output.proposals)[0]
+    pairs = result.get_field("rel_pair_idxs").tolist()
+    labels = result.get_field("pred_rel_labels").tolist()
+    scores = result.get_field("pred_rel_scores")[:, 1:].max(1).values.tolist()
+    return [(tuple(p), label, score) for p, label, score in zip(pairs, labels, scores)]
+
+
+def test_a_filler_is_listed_with_the_label_the_energy_prefers_and_keeps_its_rank():
+    output = _output([LISTED_RELATION])
+    plain = _listed(_decoder()(OneLabelOutPerNode(), output))
+    assert plain[:2] == [((0, 1), 1, pytest.approx(plain[0][2])),
+                         ((0, 2), 1, pytest.approx(plain[1][2]))]  # two label-1 edges out of 0
+    decoder = _decoder(filler_top_k=2)
+    decoded = decoder(OneLabelOutPerNode(), output)
+    listed = _listed(decoded)
+    assert [entry[:2] for entry in listed[:2]] == [((0, 1), 1), ((0, 2), 2)]
+    assert [entry[2] for entry in listed] == pytest.approx([entry[2] for entry in plain])
+    # the filler's logits of labels 1 and 2 exchanged, everything else bit for bit
+    assert torch.equal(decoded.relation_logits[0][1], torch.tensor([3.0, 0.8, 1.0, -1.0]))
+    rest = [0, 2, 3, 4, 5]
+    assert torch.equal(decoded.relation_logits[0][rest], output.relation_logits[0][rest])
+    assert (decoder.totals["fillers"], decoder.totals["relisted"]) == (1, 1)
+    # log p prefers label 1 by 0.2: at WEIGHT 0.1 the violation costs less and label 1 stays
+    kept = _decoder(weight=0.1, filler_top_k=2)(OneLabelOutPerNode(), output)
+    assert torch.equal(kept.relation_logits[0], output.relation_logits[0])
+
+
+def test_fillers_are_listed_in_rank_order_each_given_the_ones_above_it():
+    output = _output([TWO_FILLERS])
+    decoded = _decoder(filler_top_k=2)(OneLabelOutPerNode(), output)
+    # judged alone, both would keep label 1; the second is judged with the first listed
+    assert [entry[:2] for entry in _listed(decoded)[:2]] == [((0, 1), 1), ((0, 2), 2)]
+    # FILLER_TOP_K bounds the ranks considered: the second filler is rank 2, left as it is
+    shallow = _decoder(filler_top_k=1)(OneLabelOutPerNode(), output)
+    assert torch.equal(shallow.relation_logits[0], output.relation_logits[0])
+
+
+def test_fillers_of_several_images_are_listed_independently():
+    output = _output([TWO_FILLERS, LISTED_RELATION, KEEPING])
+    decoded = _decoder(filler_top_k=3)(OneLabelOutPerNode(), output)
+    assert torch.equal(decoded.relation_logits[0][1], torch.tensor([3.0, 0.7, 0.9, -1.0]))
+    assert torch.equal(decoded.relation_logits[1][1], torch.tensor([3.0, 0.8, 1.0, -1.0]))
+    assert torch.equal(decoded.relation_logits[2], output.relation_logits[2])
+    for image in (0, 1):
+        same = [0, 2, 3, 4, 5]
+        assert torch.equal(decoded.relation_logits[image][same],
+                           output.relation_logits[image][same])
+
+
+class LabelPenalty(nn.Module):
+    """E = sum over edges of penalty[label] (linear in the one-hot states)."""
+
+    use_image_graph = False
+
+    def __init__(self, penalty):
+        super().__init__()
+        self.penalty = torch.tensor(penalty)
+
+    def image_embedding(self, graph):
+        return None
+
+    def forward(self, graph, image_embedding=None):
+        return scatter_sum(graph.edge_states @ self.penalty, graph.edge_batch, graph.num_graphs)
+
+
+def test_rescored_fillers_get_their_conditional_logits_and_an_evaluated_label():
+    output = _output([[[3.0, 1.0, 0.8, 0.7]]])
+    energy = LabelPenalty([0.0, 2.0, 1.0, 0.0])
+    decoded = _decoder(top=2, filler_top_k=1, rescore=True)(energy, output)
+    # candidates 1 and 2 (the two best foreground labels) tilted by -WEIGHT x (E(label) -
+    # E(background)) = -2 and -1; label 2 is chosen; label 3 was not evaluated and is capped
+    # at the chosen label's tilted logit, so the listed label is an evaluated one
+    assert decoded.relation_logits[0][0].tolist() == pytest.approx([3.0, -1.0, -0.2, -0.2])
+    listed = {pair: (label, score) for pair, label, score in _listed(decoded)}
+    assert listed[(0, 1)][0] == 2
+    # the penalised filler scores lower: from first to below the plain background pairs
+    assert _listed(output)[0][0] == (0, 1) and _listed(decoded)[-1][0] == (0, 1)
+    assert torch.equal(decoded.relation_logits[0][1:], output.relation_logits[0][1:])
+    # without rescoring the same filler keeps its score and only its label moves
+    kept = _decoder(top=2, filler_top_k=1)(energy, output)
+    assert kept.relation_logits[0][0].tolist() == pytest.approx([3.0, 0.8, 1.0, 0.7])
+
+
 def _graph_energy(energy):
     """E of the argmax labelling of a (decoded) output's relation logits."""
     def value(output):
@@ -218,18 +314,22 @@ def test_build_energy_decoder_reads_the_keys_and_refuses_bad_combinations(energy
     decode = energy_cfg.TEST.ENERGY_DECODE
     decode.ON, decode.WEIGHT, decode.ROUNDS, decode.TOP_PREDICATES, decode.CANDIDATES = \
         True, 2.5, 4, 5, 6
+    decode.FILLER_TOP_K, decode.FILLER_RESCORE = 20, True
     with pytest.raises(ValueError, match="MODEL.ENERGY_ON"):
         build_energy_decoder(energy_cfg, NUM_OBJ)
     energy_cfg.MODEL.ENERGY_ON = True
     decoder = build_energy_decoder(energy_cfg, NUM_OBJ)
-    assert (decoder.weight, decoder.rounds, decoder.top_predicates, decoder.candidates) == \
-        (2.5, 4, 5, 6)
+    assert (decoder.weight, decoder.rounds, decoder.top_predicates, decoder.candidates,
+            decoder.filler_top_k, decoder.filler_rescore) == (2.5, 4, 5, 6, 20, True)
     assert decoder.task is SGGTask.PREDCLS
     energy_cfg.TEST.ENERGY_REFINE = True
     with pytest.raises(ValueError, match="ENERGY_REFINE and TEST.ENERGY_DECODE.ON"):
         build_energy_decoder(energy_cfg, NUM_OBJ)
     energy_cfg.TEST.ENERGY_REFINE, decode.TOP_PREDICATES = False, 1
     with pytest.raises(ValueError, match="TOP_PREDICATES >= 2"):
+        build_energy_decoder(energy_cfg, NUM_OBJ)
+    decode.TOP_PREDICATES, decode.FILLER_TOP_K = 3, -1
+    with pytest.raises(ValueError, match="FILLER_TOP_K >= 0"):
         build_energy_decoder(energy_cfg, NUM_OBJ)
 
 
@@ -283,6 +383,32 @@ def test_decoding_through_the_model_permutes_relation_scores(root, monkeypatch, 
             assert torch.allclose(scores.sort().values, old[pair].sort().values, atol=1e-6)
             changed += int(not torch.equal(scores, old[pair]))
     assert changed == decoder.totals["moved"]
+
+
+@pytest.mark.parametrize("task", ["sgcls", "sgdet"])
+def test_listing_fillers_through_the_model_keeps_every_pairs_score_and_rank(root, monkeypatch,
+                                                                            task):
+    monkeypatch.delenv("SGG_DATA_DIR", raising=False)
+    cfg = _decode_cfg(root, task, "TEST.ENERGY_DECODE.FILLER_TOP_K", "20")
+    model = build_detection_model(cfg, get_dataset_statistics(cfg)).eval()
+    images, targets = _batch(cfg)
+    with torch.no_grad():
+        listed = model(images, targets)
+    decoder = model.energy_decoder
+    decoder.filler_top_k = 0
+    with torch.no_grad():
+        decoded = model(images, targets)
+    assert decoder.totals["relisted"] > 0
+    relisted = 0
+    for a, b in zip(listed, decoded):
+        # the post-processor's ranking (pairs, scores) is the same; only listed labels move
+        assert torch.equal(a.get_field("rel_pair_idxs"), b.get_field("rel_pair_idxs"))
+        top_a, top_b = (r.get_field("pred_rel_scores")[:, 1:].max(1).values for r in (a, b))
+        assert torch.allclose(top_a, top_b, atol=1e-6)
+        moved = a.get_field("pred_rel_labels") != b.get_field("pred_rel_labels")
+        assert not moved[20:].any()  # only fillers of the top 20
+        relisted += int(moved.sum())
+    assert relisted == decoder.totals["relisted"]
 
 
 def _scores_by_pair(result):

@@ -28,6 +28,23 @@ foreground probability x object scores) follows the decoding: a pair decoded to 
 loses its top foreground probability (its best predicate now holds the background logit) and
 drops in the ranking; a pair decoded from background to a predicate gets the head's top
 probability for that predicate and rises; a predicate-to-predicate change keeps its score.
+
+The listed predicates of background pairs (FILLER_TOP_K > 0). The evaluation ranks every pair
+by its best *foreground* probability, so pairs decoded as background still fill an image's
+top-K list with their best predicate (about 40% of a top-20 list on the synthetic benchmark),
+and the decoded graph's energy never saw them. With FILLER_TOP_K = K, the background pairs that
+rank in an image's top K (by the post-processor's triplet score after the swap above) are
+taken in rank order, and each is listed with the one of its TOP_PREDICATES most probable
+foreground predicates that maximises ``log p(label) - WEIGHT * E(listed graph + the pair with
+that label)``, evaluated exactly (one batched copy per candidate); the listed graph starts as
+the decoded graph and grows by each listed pair, so the K-th pair is judged with everything
+ranked above it. Its logits of the chosen label and of its best foreground label are
+exchanged: the triplet score, hence the ranking, is unchanged; only the listed label moves.
+With FILLER_RESCORE the filler's row becomes instead its conditional under the decoder's model
+given the listed graph: the head's logits with each candidate's lowered by ``WEIGHT * (E(with
+the candidate) - E(with background))``; foreground labels outside the candidates (never
+evaluated) are capped at the chosen label's new logit, so the listed label is an evaluated one.
+A filler that every candidate makes costlier then drops in the ranking.
 """
 
 from __future__ import annotations
@@ -47,8 +64,8 @@ from .graph_builder import RelationHeadOutputLike, build_predicted_graph
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["EnergyDecoder", "build_energy_decoder", "decode_labels", "replicate_images",
-           "swap_to_labels", "MIN_GAIN"]
+__all__ = ["EnergyDecoder", "build_energy_decoder", "decode_labels", "list_filler_labels",
+           "replicate_images", "swap_to_labels", "MIN_GAIN"]
 
 OutputT = TypeVar("OutputT", bound=RelationHeadOutputLike)
 
@@ -200,15 +217,54 @@ def decode_labels(energy_model: nn.Module, graph: SceneGraph, image_embedding: T
     return labels, done
 
 
+@torch.no_grad()
+def list_filler_labels(energy_model: nn.Module, graph: SceneGraph,
+                       image_embedding: Tensor | None, log_probs: Tensor, labels: Tensor,
+                       fillers: list[Tensor], *, weight: float, top_predicates: int
+                       ) -> tuple[Tensor, Tensor, Tensor]:
+    """The listed foreground label of every filler pair (module docstring), -1 elsewhere.
+
+    ``labels`` [E] are the decoded labels (the filler rows background), ``fillers`` per image
+    the edge rows of ``graph`` to list, in rank order. Each filler's candidates are its
+    ``top_predicates`` most probable foreground labels under ``log_probs`` [E, R]; position r
+    of every image is decided in one batched evaluation, given positions 0..r-1. Returns
+    (listed [E], candidates [E, T], energy change [E, T]: E(listed graph with the pair at the
+    candidate) - E(listed graph with the pair at background), 0 on rows that are no filler).
+    """
+    foreground = log_probs[:, 1:]
+    top = foreground.topk(min(top_predicates, foreground.shape[1]), dim=1).indices + 1
+    width = top.shape[1]
+    state = labels.clone()
+    listed = torch.full_like(labels, -1)
+    change = torch.zeros(top.shape, dtype=log_probs.dtype, device=log_probs.device)
+    depth = max((len(rows) for rows in fillers), default=0)
+    with torch.autocast(log_probs.device.type, enabled=False):
+        for position in range(depth):
+            rows = torch.stack([image_rows[position] for image_rows in fillers
+                                if len(image_rows) > position])
+            options = torch.cat([torch.zeros_like(rows)[:, None], top[rows]], dim=1)
+            energy = _energies_of_changes(
+                energy_model, graph, image_embedding, state,
+                rows.repeat_interleave(width + 1), options.reshape(-1)).reshape(-1, width + 1)
+            change[rows] = energy[:, 1:] - energy[:, :1]
+            value = log_probs[rows].gather(1, top[rows]) - weight * change[rows]
+            chosen = top[rows].gather(1, value.argmax(dim=1, keepdim=True)).squeeze(1)
+            state[rows] = chosen
+            listed[rows] = chosen
+    return listed, top, change
+
+
 class EnergyDecoder:
     """Relation logits re-ranked by energy-guided decoding (module docstring)."""
 
     def __init__(self, *, task: SGGTask, num_obj_classes: int, weight: float, rounds: int,
-                 top_predicates: int, candidates: int, later_nms_thresh: float) -> None:
-        if weight < 0 or rounds < 0 or top_predicates < 2 or candidates < 1:
+                 top_predicates: int, candidates: int, later_nms_thresh: float,
+                 filler_top_k: int = 0, filler_rescore: bool = False) -> None:
+        if weight < 0 or rounds < 0 or top_predicates < 2 or candidates < 1 or filler_top_k < 0:
             raise ValueError(
-                "TEST.ENERGY_DECODE needs WEIGHT >= 0, ROUNDS >= 0, TOP_PREDICATES >= 2 and "
-                f"CANDIDATES >= 1; got {weight}, {rounds}, {top_predicates}, {candidates}")
+                "TEST.ENERGY_DECODE needs WEIGHT >= 0, ROUNDS >= 0, TOP_PREDICATES >= 2, "
+                f"CANDIDATES >= 1 and FILLER_TOP_K >= 0; got {weight}, {rounds}, "
+                f"{top_predicates}, {candidates}, {filler_top_k}")
         self.task = task
         self.num_obj_classes = num_obj_classes
         self.weight = weight
@@ -216,7 +272,10 @@ class EnergyDecoder:
         self.top_predicates = top_predicates
         self.candidates = candidates
         self.later_nms_thresh = later_nms_thresh
-        self.totals = {"batches": 0, "images": 0, "pairs": 0, "moved": 0, "rounds": 0}
+        self.filler_top_k = filler_top_k
+        self.filler_rescore = filler_rescore
+        self.totals = {"batches": 0, "images": 0, "pairs": 0, "moved": 0, "rounds": 0,
+                       "fillers": 0, "relisted": 0}
 
     def node_labels(self, output: RelationHeadOutputLike) -> list[Tensor]:
         """The head's object labels, as the post-processor reports them, per image."""
@@ -248,22 +307,87 @@ class EnergyDecoder:
             swap_to_labels(original.detach(), old, new)
             for original, old, new in zip(output.relation_logits, start.split(counts),
                                           labels.split(counts))]
-        self._log(len(counts), len(labels), int((labels != start).sum()), rounds)
+        fillers = relisted = 0
+        if self.filler_top_k:
+            relation_logits, fillers, relisted = self._list_fillers(
+                energy_model, graph, image_embedding, log_probs, labels, relation_logits, output)
+        self._log(len(counts), len(labels), int((labels != start).sum()), rounds, fillers,
+                  relisted)
         return dataclasses.replace(output, relation_logits=relation_logits)
 
-    def _log(self, images: int, pairs: int, moved: int, rounds: int) -> None:
+    def node_scores(self, output: RelationHeadOutputLike) -> list[Tensor]:
+        """The object scores the post-processor ranks triplets with, per image."""
+        scores = []
+        for logits, labels in zip(output.refine_logits, self.node_labels(output)):
+            probs = torch.softmax(logits.detach().float(), dim=-1)
+            if self.task is SGGTask.SGDET:
+                rows = torch.arange(len(labels), device=labels.device)
+                scores.append(probs[rows, labels.to(probs.device)])
+            else:
+                scores.append(probs[:, 1:].max(dim=1).values)
+        return scores
+
+    def _list_fillers(self, energy_model: nn.Module, graph: SceneGraph,
+                      image_embedding: Tensor | None, log_probs: Tensor, labels: Tensor,
+                      relation_logits: list[Tensor], output: RelationHeadOutputLike,
+                      ) -> tuple[list[Tensor], int, int]:
+        """(relation logits with the fillers' listed labels, #fillers, #relisted)."""
+        fillers, offset = [], 0
+        decoded = labels.split([len(r) for r in relation_logits])
+        for logits, pairs, scores, own in zip(relation_logits, output.rel_pair_idxs,
+                                              self.node_scores(output), decoded):
+            best = torch.softmax(logits.float(), dim=-1)[:, 1:].max(dim=1).values
+            pairs = pairs.to(scores.device).long()
+            triplet = best.to(scores.device) * scores[pairs[:, 0]] * scores[pairs[:, 1]]
+            ranked = torch.sort(triplet, descending=True, stable=True).indices[:self.filler_top_k]
+            ranked = ranked.to(own.device)
+            fillers.append(ranked[own[ranked] == 0] + offset)
+            offset += len(logits)
+        listed, top, change = list_filler_labels(
+            energy_model, graph, image_embedding, log_probs, labels, fillers,
+            weight=self.weight, top_predicates=self.top_predicates)
+        counts = [len(r) for r in relation_logits]
+        out, relisted = [], 0
+        for logits, original, chosen, top_i, change_i in zip(
+                relation_logits, output.relation_logits, listed.split(counts), top.split(counts),
+                change.split(counts)):
+            current = logits.float()[:, 1:].max(dim=1).indices + 1
+            chosen = chosen.to(current.device)
+            target = torch.where(chosen >= 0, chosen, current)
+            relisted += int((target != current).sum())
+            if not self.filler_rescore:
+                out.append(swap_to_labels(logits, current, target))
+                continue
+            rows = torch.nonzero(chosen >= 0, as_tuple=False).squeeze(1)
+            tilted = original.detach().clone()[rows].float()
+            tilted.scatter_add_(1, top_i[rows], -self.weight * change_i[rows].float())
+            cap = tilted.gather(1, chosen[rows, None])
+            outside = torch.ones_like(tilted, dtype=torch.bool)
+            outside[:, 0] = False
+            outside.scatter_(1, top_i[rows], False)
+            tilted = torch.where(outside, torch.minimum(tilted, cap), tilted)
+            new = logits.clone()
+            new[rows] = tilted.to(new.dtype)
+            out.append(new)
+        return out, int(sum(len(rows) for rows in fillers)), relisted
+
+    def _log(self, images: int, pairs: int, moved: int, rounds: int, fillers: int,
+             relisted: int) -> None:
         first = self.totals["batches"] == 0
         for key, value in (("batches", 1), ("images", images), ("pairs", pairs),
-                           ("moved", moved), ("rounds", rounds)):
+                           ("moved", moved), ("rounds", rounds), ("fillers", fillers),
+                           ("relisted", relisted)):
             self.totals[key] += value
         if first:
-            logger.info("Energy-guided decoding (weight %g, %d rounds, top %d, %d candidates): "
-                        "%d of %d pairs moved in the first batch; running totals at DEBUG "
-                        "level and in EnergyDecoder.totals", self.weight, self.rounds,
-                        self.top_predicates, self.candidates, moved, pairs)
+            logger.info("Energy-guided decoding (weight %g, %d rounds, top %d, %d candidates, "
+                        "fillers of the top %d): %d of %d pairs moved and %d of %d fillers "
+                        "relisted in the first batch; running totals at DEBUG level and in "
+                        "EnergyDecoder.totals", self.weight, self.rounds, self.top_predicates,
+                        self.candidates, self.filler_top_k, moved, pairs, relisted, fillers)
         else:
-            logger.debug("Energy-guided decoding so far: %d of %d pairs moved over %d images",
-                         self.totals["moved"], self.totals["pairs"], self.totals["images"])
+            logger.debug("Energy-guided decoding so far: %d of %d pairs moved, %d of %d fillers "
+                         "relisted over %d images", self.totals["moved"], self.totals["pairs"],
+                         self.totals["relisted"], self.totals["fillers"], self.totals["images"])
 
 
 def build_energy_decoder(cfg, num_obj_classes: int) -> EnergyDecoder | None:
@@ -282,4 +406,5 @@ def build_energy_decoder(cfg, num_obj_classes: int) -> EnergyDecoder | None:
         task=SGGTask.from_flags(head.USE_GT_BOX, head.USE_GT_OBJECT_LABEL),
         num_obj_classes=num_obj_classes, weight=decode.WEIGHT, rounds=decode.ROUNDS,
         top_predicates=decode.TOP_PREDICATES, candidates=decode.CANDIDATES,
-        later_nms_thresh=cfg.TEST.RELATION.LATER_NMS_PREDICTION_THRES)
+        later_nms_thresh=cfg.TEST.RELATION.LATER_NMS_PREDICTION_THRES,
+        filler_top_k=decode.FILLER_TOP_K, filler_rescore=decode.FILLER_RESCORE)
