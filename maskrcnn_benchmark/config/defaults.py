@@ -327,6 +327,9 @@ _C.ENERGY_MODEL.HARD_NEGATIVES = CN()
 _C.ENERGY_MODEL.HARD_NEGATIVES.NUM = 0
 _C.ENERGY_MODEL.HARD_NEGATIVES.NUM_CHANGES = (1, 2, 3)
 _C.ENERGY_MODEL.HARD_NEGATIVES.SOURCE = "frequency"
+# Probability that an edge change adds a relation on a background pair (its predicate drawn
+# from SOURCE) instead of relabelling a GT relation (new); 0 = relabellings only.
+_C.ENERGY_MODEL.HARD_NEGATIVES.ADDITIONS = 0.0
 # Weights of the energy model alone (new): a file written by tools/energy_pretrain_net.py (or
 # any state dict of the energy model), loaded when relation training starts from scratch (a
 # resumed run takes the energy model from its checkpoint). Empty = random initialisation.

@@ -191,3 +191,58 @@ def test_prior_from_statistics_and_bad_settings_give_clear_errors():
         _sampler(num_changes=())
     with pytest.raises(ValueError, match="NUM_CHANGES"):
         _sampler(num_changes=(0, 1))
+
+
+def _draws(sampler, node_labels, edge_labels, pairs, count=200):
+    torch.manual_seed(0)
+    return [sampler.draw(node_labels, edge_labels, pairs) for _ in range(count)]
+
+
+def test_additions_put_a_plausible_predicate_on_background_pairs_at_the_given_rate():
+    node_labels = torch.tensor([1, 2, 1, 2])
+    # GT: (0, 1) predicate 1 and (2, 3) predicate 2; the other 10 ordered pairs background
+    pairs = torch.tensor([[s, o] for s in range(4) for o in range(4) if s != o])
+    edge_labels = torch.zeros(len(pairs), dtype=torch.long)
+    edge_labels[0], edge_labels[7] = 1, 2   # pairs (0, 1) and (2, 3)
+    sampler = _sampler(num_changes=(1,), source="frequency", prior=_prior(), additions=0.75)
+    added = relabelled = 0
+    for _, edges, k in _draws(sampler, node_labels, edge_labels, pairs, 400):
+        changed = (edges != edge_labels).nonzero(as_tuple=True)[0]
+        assert k == 1 and len(changed) == 1
+        row = int(changed[0])
+        if edge_labels[row] == 0:
+            added += 1
+            assert int(edges[row]) > 0
+            subject, obj = pairs[row].tolist()
+            weights = _prior().predicate_weights(int(node_labels[subject]),
+                                                 int(node_labels[obj]))
+            # the prior's predicates for (1, 2) are 1 and 2, for (2, 1) only 4; elsewhere
+            # (empty rows) the draw falls back to uniform over the foreground
+            if weights.sum() > 0:
+                assert weights[int(edges[row])] > 0
+        else:
+            relabelled += 1
+            assert int(edges[row]) not in (0, int(edge_labels[row]))
+    assert added + relabelled == 400
+    assert 0.68 < added / 400 < 0.82  # binomial(400, 0.75): 3.5 standard deviations
+
+
+def test_additions_fall_back_to_the_other_kind_and_zero_keeps_the_draws():
+    node_labels = torch.tensor([1, 2, 1])
+    pairs = torch.tensor([[0, 1], [1, 0], [1, 2]])
+    full = torch.tensor([1, 4, 3])  # no background edge: every change relabels
+    for _, edges, k in _draws(_sampler(num_changes=(2,), additions=1.0), node_labels, full,
+                              pairs, 50):
+        assert k == 2 and ((edges != full) & (edges > 0)).sum() == 2
+    empty = torch.zeros(3, dtype=torch.long)  # no GT relation: every change adds one
+    for _, edges, k in _draws(_sampler(num_changes=(2,), additions=0.1), node_labels, empty,
+                              pairs, 50):
+        assert k == 2 and (edges > 0).sum() == 2
+    # additions 0 draws exactly what a sampler without the option draws (same RNG stream)
+    some = torch.tensor([1, 0, 3])
+    plain = _draws(_sampler(num_changes=(1, 2)), node_labels, some, pairs, 50)
+    zero = _draws(_sampler(num_changes=(1, 2), additions=0.0), node_labels, some, pairs, 50)
+    assert all(torch.equal(a[1], b[1]) and a[2] == b[2] for a, b in zip(plain, zero))
+    assert all((edges[1] == 0) for _, edges, _ in plain)  # the background edge never moves
+    with pytest.raises(ValueError, match="ADDITIONS is a probability"):
+        _sampler(additions=1.5)

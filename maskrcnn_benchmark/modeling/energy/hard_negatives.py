@@ -7,6 +7,11 @@ be changed. Which labels change:
 
 - Changeable labels are the foreground GT edges (predicate > 0) and, when ``change_nodes``
   (SGCls / SGDet), the foreground nodes (object label > 0). PredCls changes predicates only.
+  With ``additions`` > 0 the background edges (pairs without a GT relation) are changeable
+  too: an edge change is then an *addition* (a background pair given a foreground predicate)
+  with probability ``additions`` and a relabelling of a foreground edge otherwise, falling back
+  to the other kind once one has no unchanged edge left. Without additions the energy model
+  never sees a graph with an extra relation, which is what a decoder's false positives are.
 - Mixing rule: each of the k changes is a node change with probability 1/2 and an edge change
   otherwise, falling back to the other kind once one kind has no unchanged label left; the
   labels of a kind are then picked uniformly without replacement.
@@ -15,6 +20,8 @@ be changed. Which labels change:
   predicate excluded and renormalised (uniform over the other foreground predicates where that
   row has no mass); with ``source "uniform"`` uniformly. A node change draws another foreground
   object class from the train object frequency ("frequency", same fallback) or uniformly.
+  An addition draws its predicate the same way (only background excluded), so it is a
+  plausible relation for the class pair.
 
 The new state of a changed row is the positive's row with its one-hot moved from the old to the
 new label (``row - one_hot(old) + one_hot(new)``), so the data noise is the positive's and a hard
@@ -124,8 +131,12 @@ class HardNegativeSampler:
     num_obj_classes: int
     num_rel_classes: int
     prior: LabelPrior | None = None
+    additions: float = 0.0
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.additions <= 1.0:
+            raise ValueError("ENERGY_MODEL.HARD_NEGATIVES.ADDITIONS is a probability in "
+                             f"[0, 1], got {self.additions}")
         if self.num < 1:
             raise ValueError(f"ENERGY_MODEL.HARD_NEGATIVES.NUM must be >= 1 to sample, got "
                              f"{self.num}")
@@ -148,19 +159,31 @@ class HardNegativeSampler:
         nodes = node_labels.clone()
         edges = edge_labels.clone()
         edge_pool = self._changeable(edge_labels, self.num_rel_classes)
+        empty_pool = (self._addable(edge_labels, self.num_rel_classes) if self.additions > 0
+                      else edge_pool[:0])
         node_pool = (self._changeable(node_labels, self.num_obj_classes) if self.change_nodes
                      else edge_pool[:0])
         wanted = self.num_changes[int(torch.randint(len(self.num_changes), ()))]
-        k = min(int(wanted), len(edge_pool) + len(node_pool))
+        k = min(int(wanted), len(edge_pool) + len(empty_pool) + len(node_pool))
         num_nodes = 0
         for step in range(k):
-            edges_left = len(edge_pool) - (step - num_nodes)
+            edges_left = len(edge_pool) + len(empty_pool) - (step - num_nodes)
             nodes_left = len(node_pool) - num_nodes
             if nodes_left and (not edges_left or bool(torch.rand(()) < 0.5)):
                 num_nodes += 1
-        chosen_edges = edge_pool[torch.randperm(len(edge_pool))[:k - num_nodes]]
+        num_added = 0
+        for step in range(k - num_nodes):
+            relabels_left = len(edge_pool) - (step - num_added)
+            additions_left = len(empty_pool) - num_added
+            if additions_left and (not relabels_left
+                                   or bool(torch.rand(()) < self.additions)):
+                num_added += 1
+        chosen_edges = edge_pool[torch.randperm(len(edge_pool))[:k - num_nodes - num_added]]
         chosen_nodes = node_pool[torch.randperm(len(node_pool))[:num_nodes]]
-        for edge in chosen_edges.tolist():
+        # (no randperm without additions: the RNG stream stays that of relabellings only)
+        added_edges = (empty_pool[torch.randperm(len(empty_pool))[:num_added]] if num_added
+                       else empty_pool[:0])
+        for edge in chosen_edges.tolist() + added_edges.tolist():
             old = int(edge_labels[edge])
             if self.source == "frequency":
                 subject, obj = pairs[edge].tolist()
@@ -208,6 +231,13 @@ class HardNegativeSampler:
             node_states.append(_moved(base.node_states, node_rows, node_old, node_new))
             edge_states.append(_moved(base.edge_states, edge_rows, edge_old, edge_new))
         return HardNegatives(_repeat(base, node_states, edge_states, self.num), changes)
+
+    @staticmethod
+    def _addable(labels: Tensor, num_classes: int) -> Tensor:
+        """Indices of background edges (a relation can be added there)."""
+        if num_classes < 2:
+            return torch.zeros(0, dtype=torch.long)
+        return (labels == 0).nonzero(as_tuple=True)[0]
 
     def _changeable(self, labels: Tensor, num_classes: int) -> Tensor:
         """Indices of foreground labels that have another foreground class to become."""

@@ -151,12 +151,13 @@ def build_ranking_set(graphs: Sequence[GTGraph], *, num_obj_classes: int,
 
 def _sampler_changes(graph: PredicateGraph, ks: Sequence[int], count: int,
                      sampler: HardNegativeSampler) -> list[Variant]:
-    """Copies with exactly k predicates changed the way the training negatives are drawn."""
+    """Copies with exactly k edge labels changed the way the training negatives are drawn."""
     variants = []
     for k in ks:
         one_k = HardNegativeSampler(num=1, num_changes=(k,), source=sampler.source,
                                     change_nodes=False, num_obj_classes=sampler.num_obj_classes,
-                                    num_rel_classes=sampler.num_rel_classes, prior=sampler.prior)
+                                    num_rel_classes=sampler.num_rel_classes, prior=sampler.prior,
+                                    additions=sampler.additions)
         for _ in range(count):
             _, predicates, changed = one_k.draw(graph.labels, graph.predicates, graph.pairs)
             if changed == k:
