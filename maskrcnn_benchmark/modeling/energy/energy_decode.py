@@ -57,7 +57,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from maskrcnn_benchmark.modeling.roi_heads.relation_head.object_nms import greedy_label_nms
+from maskrcnn_benchmark.modeling.roi_heads.relation_head.inference import (
+    object_labels_and_scores,
+    triplet_order,
+)
 from maskrcnn_benchmark.structures.scene_graph import SceneGraph, SGGTask
 
 from .graph_builder import RelationHeadOutputLike, build_predicted_graph
@@ -277,14 +280,22 @@ class EnergyDecoder:
         self.totals = {"batches": 0, "images": 0, "pairs": 0, "moved": 0, "rounds": 0,
                        "fillers": 0, "relisted": 0}
 
+    def node_objects(self, output: RelationHeadOutputLike) -> list[tuple[Tensor, Tensor]]:
+        """The head's object (labels, scores) per image, as the post-processor reports them
+        (PredCls: the given labels)."""
+        objects = []
+        for logits, proposal in zip(output.refine_logits, output.proposals):
+            boxes = proposal.get_field("boxes_per_cls") if self.task is SGGTask.SGDET else None
+            labels, scores = object_labels_and_scores(logits.detach(), boxes,
+                                                      self.later_nms_thresh)
+            if self.task is SGGTask.PREDCLS:
+                labels = proposal.get_field("labels").long()
+            objects.append((labels, scores))
+        return objects
+
     def node_labels(self, output: RelationHeadOutputLike) -> list[Tensor]:
         """The head's object labels, as the post-processor reports them, per image."""
-        if self.task is SGGTask.PREDCLS:
-            return [p.get_field("labels").long() for p in output.proposals]
-        if self.task is SGGTask.SGCLS:
-            return [logits[:, 1:].argmax(dim=1) + 1 for logits in output.refine_logits]
-        return [greedy_label_nms(logits, p.get_field("boxes_per_cls"), self.later_nms_thresh)
-                for logits, p in zip(output.refine_logits, output.proposals)]
+        return [labels for labels, _ in self.node_objects(output)]
 
     def __call__(self, energy_model: nn.Module, output: OutputT) -> OutputT:
         """A copy of the (eval-mode) head output with decoded relation logits."""
@@ -315,18 +326,6 @@ class EnergyDecoder:
                   relisted)
         return dataclasses.replace(output, relation_logits=relation_logits)
 
-    def node_scores(self, output: RelationHeadOutputLike) -> list[Tensor]:
-        """The object scores the post-processor ranks triplets with, per image."""
-        scores = []
-        for logits, labels in zip(output.refine_logits, self.node_labels(output)):
-            probs = torch.softmax(logits.detach().float(), dim=-1)
-            if self.task is SGGTask.SGDET:
-                rows = torch.arange(len(labels), device=labels.device)
-                scores.append(probs[rows, labels.to(probs.device)])
-            else:
-                scores.append(probs[:, 1:].max(dim=1).values)
-        return scores
-
     def _list_fillers(self, energy_model: nn.Module, graph: SceneGraph,
                       image_embedding: Tensor | None, log_probs: Tensor, labels: Tensor,
                       relation_logits: list[Tensor], output: RelationHeadOutputLike,
@@ -334,12 +333,10 @@ class EnergyDecoder:
         """(relation logits with the fillers' listed labels, #fillers, #relisted)."""
         fillers, offset = [], 0
         decoded = labels.split([len(r) for r in relation_logits])
-        for logits, pairs, scores, own in zip(relation_logits, output.rel_pair_idxs,
-                                              self.node_scores(output), decoded):
-            best = torch.softmax(logits.float(), dim=-1)[:, 1:].max(dim=1).values
-            pairs = pairs.to(scores.device).long()
-            triplet = best.to(scores.device) * scores[pairs[:, 0]] * scores[pairs[:, 1]]
-            ranked = torch.sort(triplet, descending=True, stable=True).indices[:self.filler_top_k]
+        for logits, pairs, (_, scores), own in zip(relation_logits, output.rel_pair_idxs,
+                                                   self.node_objects(output), decoded):
+            probs = torch.softmax(logits.float(), dim=-1).to(scores.device)
+            ranked = triplet_order(probs, scores, pairs.to(scores.device))[:self.filler_top_k]
             ranked = ranked.to(own.device)
             fillers.append(ranked[own[ranked] == 0] + offset)
             offset += len(logits)
@@ -359,7 +356,7 @@ class EnergyDecoder:
                 out.append(swap_to_labels(logits, current, target))
                 continue
             rows = torch.nonzero(chosen >= 0, as_tuple=False).squeeze(1)
-            tilted = original.detach().clone()[rows].float()
+            tilted = original.detach()[rows].float()
             tilted.scatter_add_(1, top_i[rows], -self.weight * change_i[rows].float())
             cap = tilted.gather(1, chosen[rows, None])
             outside = torch.ones_like(tilted, dtype=torch.bool)

@@ -11,7 +11,33 @@ from maskrcnn_benchmark.structures.bounding_box import BoxList
 
 from .object_nms import greedy_label_nms
 
-__all__ = ["RelationPostProcessor"]
+__all__ = ["RelationPostProcessor", "object_labels_and_scores", "triplet_order"]
+
+
+def object_labels_and_scores(obj_logits: Tensor, boxes_per_cls: Tensor | None,
+                             later_nms_thresh: float) -> tuple[Tensor, Tensor]:
+    """(labels, scores) of one image's objects, as the post-processor reports them.
+
+    Probabilities are the softmax of ``obj_logits`` with background set to 0. Without
+    ``boxes_per_cls`` (GT boxes): label = argmax over classes 1.., score = its probability.
+    With them (SGDet): labels from greedy per-class NMS, score = the probability of that label.
+    """
+    obj_probs = torch.softmax(obj_logits.float(), dim=-1)
+    obj_probs[:, 0] = 0.0
+    if boxes_per_cls is None:
+        scores, labels = obj_probs[:, 1:].max(dim=1)
+        return labels + 1, scores
+    labels = greedy_label_nms(obj_logits, boxes_per_cls, later_nms_thresh)
+    return labels, obj_probs[torch.arange(len(labels), device=labels.device), labels]
+
+
+def triplet_order(rel_probs: Tensor, obj_scores: Tensor, pair_idx: Tensor) -> Tensor:
+    """Pair indices by triplet score (best foreground predicate probability x subject score x
+    object score), descending; a stable sort, so equal scores keep the lower pair first."""
+    pair_idx = pair_idx.long()
+    triple_scores = (rel_probs[:, 1:].max(dim=1).values * obj_scores[pair_idx[:, 0]]
+                     * obj_scores[pair_idx[:, 1]])
+    return torch.sort(triple_scores, descending=True, stable=True).indices
 
 
 class RelationPostProcessor:
@@ -34,18 +60,16 @@ class RelationPostProcessor:
         self.later_nms_thresh = later_nms_thresh
 
     def _objects(self, obj_logits: Tensor, box: BoxList) -> tuple[BoxList, Tensor, Tensor]:
-        obj_probs = torch.softmax(obj_logits, dim=-1)
-        obj_probs[:, 0] = 0.0
         if self.use_gt_box:
-            scores, labels = obj_probs[:, 1:].max(dim=1)
+            labels, scores = object_labels_and_scores(obj_logits, None, self.later_nms_thresh)
             boxlist = BoxList(box.bbox, box.size, box.mode)
             if box.has_field("labels"):  # the GT labels, as SGB's output carries them
                 boxlist.add_field("labels", box.get_field("labels"))
-            return boxlist, labels + 1, scores
+            return boxlist, labels, scores
         boxes_per_cls = box.get_field("boxes_per_cls")
-        labels = greedy_label_nms(obj_logits, boxes_per_cls, self.later_nms_thresh)
+        labels, scores = object_labels_and_scores(obj_logits, boxes_per_cls,
+                                                  self.later_nms_thresh)
         rows = torch.arange(len(labels), device=labels.device)
-        scores = obj_probs[rows, labels]
         return BoxList(boxes_per_cls[rows, labels], box.size, "xyxy"), labels, scores
 
     @torch.no_grad()
@@ -64,9 +88,8 @@ class RelationPostProcessor:
         ):
             boxlist, obj_labels, obj_scores = self._objects(obj_logit.float(), box)
             rel_probs = torch.softmax(rel_logit.float(), dim=-1)
-            rel_scores, rel_labels = rel_probs[:, 1:].max(dim=1)
-            triple_scores = rel_scores * obj_scores[pair_idx[:, 0]] * obj_scores[pair_idx[:, 1]]
-            order = torch.sort(triple_scores, descending=True, stable=True).indices
+            rel_labels = rel_probs[:, 1:].max(dim=1).indices
+            order = triplet_order(rel_probs, obj_scores, pair_idx)
             boxlist.add_field("pred_labels", obj_labels)
             boxlist.add_field("pred_scores", obj_scores)
             boxlist.add_field("rel_pair_idxs", pair_idx[order])
