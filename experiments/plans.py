@@ -24,7 +24,8 @@ from . import ExperimentError
 __all__ = ["SEEDS", "TASKS", "METHODS", "PLANS", "PREDICTORS", "RUN_NAME", "Run", "Variant",
            "Study", "ABLATION", "ENERGY_VARIANTS", "REFINED", "REFINED_SEED",
            "STRUCTURE_SETTINGS", "STRUCTURE_SEEDS", "STRUCTURE_METHODS", "CONFIDENCE_PENALTY",
-           "STRUCTURED_EBM", "STRUCTURE_SCREEN", "DECODED", "DECODE_WEIGHTS", "NO_PRETRAINING",
+           "STRUCTURED_EBM", "STRUCTURE_SCREEN", "DECODED", "DECODE_WEIGHTS", "FILLED", "ADDITIONS",
+           "FILLER_RESCORING", "NO_PRETRAINING",
            "replaced", "pretrained_energy", "pretraining_runs",
            "registered_predictor", "setting_name", "run_name", "main_settings", "run_overrides",
            "plan", "build", "done", "TASK_FLAGS", "SGDET_PREDICTORS", "TDE", "TDE_OVERRIDES",
@@ -150,7 +151,8 @@ STRUCTURE_SEEDS = (0, 1, 2)
 # method label -> (method, variant suffix)
 STRUCTURE_METHODS = {"CE": ("ce", ""), "CE + confidence penalty": ("ce", "confpen"),
                      "EBM (paper)": ("ebm", ""), "EBM structured": ("ebm", "struct"),
-                     "CE + energy-guided decoding": ("ce", "decode")}
+                     "CE + energy-guided decoding": ("ce", "decode"),
+                     "CE + energy-guided decoding, fillers rescored": ("ce", "decode_fill")}
 # Pereyra et al. 2017's weight range; the baseline that makes predictions softer, no structure.
 CONFIDENCE_PENALTY = ("MODEL.ROI_RELATION_HEAD.CONFIDENCE_PENALTY", "0.1")
 # The structured energy-based learning of docs/ENERGY.md: same nodes and pairs in G+ and G-
@@ -180,14 +182,22 @@ DECODED = "decode"
 # Test-only decoding of the CE models with the pretrained energy: run suffix -> the weight of
 # the energy against the head's log-probabilities (TEST.ENERGY_DECODE.WEIGHT).
 DECODE_WEIGHTS = {DECODED: "1.0", f"{DECODED}_w3": "3.0"}
+# Test-only decoding of the CE models that also lists and rescores the background pairs of the
+# top 40 (the "fillers"), with an energy model pretrained on negatives that add relations too.
+FILLED = f"{DECODED}_fill"
+ADDITIONS = ("ENERGY_MODEL.HARD_NEGATIVES.ADDITIONS", "0.5")
+FILLER_RESCORING = ("TEST.ENERGY_DECODE.FILLER_TOP_K", "40",
+                    "TEST.ENERGY_DECODE.FILLER_RESCORE", "True")
 # Variants without the pretrained energy model.
 NO_PRETRAINING = "nopretrain"
 
 
-def pretrained_energy(output_root: str, seed: int) -> str:
-    """The pretrained energy model of a seed: ``<output root>/../energy_pretrain/seed<k>/``."""
+def pretrained_energy(output_root: str, seed: int, additions: bool = False) -> str:
+    """The pretrained energy model of a seed: ``<output root>/../energy_pretrain/seed<k>/``
+    (``energy_pretrain_add`` when its negatives include additions, ``ADDITIONS``)."""
     parent = os.path.dirname(os.path.normpath(output_root))
-    return os.path.join(parent, "energy_pretrain", f"seed{seed}", "energy_model.pth")
+    folder = "energy_pretrain_add" if additions else "energy_pretrain"
+    return os.path.join(parent, folder, f"seed{seed}", "energy_model.pth")
 
 
 def pretraining_runs(output_root: str) -> list[tuple[int, list[str]]]:
@@ -246,13 +256,14 @@ def _with_pretrained(name: str, overrides: list[str], output_root: str, seed: in
 def _structure_runs(output_root: str) -> list[Run]:
     """The structure plan: CE and EBM (main-grid runs, shared), the confidence-penalty CE and
     the structured EBM per setting and seed; test-only energy-guided decoding on seed 0 of the
-    structured EBM (its own energy model) and of CE (the pretrained energy model); then the
-    screening variants on seed 0."""
+    structured EBM (its own energy model) and on every seed of CE (the pretrained energy
+    model; also with the fillers rescored by the additions-pretrained one); then the screening
+    variants on seed 0."""
     runs = []
     for seed in STRUCTURE_SEEDS:
         for predictor, task in STRUCTURE_SETTINGS:
             for method, suffix in STRUCTURE_METHODS.values():
-                if suffix == DECODED:  # test-only, below
+                if suffix.startswith(DECODED):  # test-only, below
                     continue
                 extra = {"confpen": CONFIDENCE_PENALTY, "struct": STRUCTURED_EBM}.get(suffix, ())
                 name = run_name(setting_name(predictor, task, method, suffix), seed)
@@ -278,6 +289,16 @@ def _structure_runs(output_root: str) -> list[Run]:
                      + ["ENERGY_MODEL.WEIGHT", pretrained_energy(output_root, seed),
                         "TEST.ENERGY_DECODE.ON", "True", "TEST.ENERGY_DECODE.WEIGHT", weight,
                         "MODEL.WEIGHT", weights]))
+    # ... and with the fillers listed and rescored by the additions-pretrained energy model
+    for seed, (predictor, task) in itertools.product(STRUCTURE_SEEDS, STRUCTURE_SETTINGS):
+        weights = os.path.join(output_root, run_name(setting_name(predictor, task, "ce"), seed),
+                               "model_final.pth")
+        runs.append((run_name(setting_name(predictor, task, "ce", FILLED), seed),
+                     run_overrides(predictor, task, True, seed) + list(STRUCTURED_EBM)
+                     + list(ADDITIONS)
+                     + ["ENERGY_MODEL.WEIGHT", pretrained_energy(output_root, seed, True),
+                        "TEST.ENERGY_DECODE.ON", "True", "TEST.ENERGY_DECODE.WEIGHT", "1.0",
+                        *FILLER_RESCORING, "MODEL.WEIGHT", weights]))
     screen = [(name, _with_pretrained(name, overrides, output_root, 0))
               for name, overrides in STRUCTURE_SCREEN.runs(0)]
     return runs + [run for run in screen if run[0] != run_name(

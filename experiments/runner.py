@@ -88,7 +88,7 @@ def execute(run: Run, *, output_root: str, config: str, extra_opts: list[str]) -
         if not os.path.isfile(weight):  # its training run has not finished (yet)
             logger.info("waiting (no %s yet; run this command again later): %s", weight, name)
             return name, 0
-    blocked = None if test_only else _pretrain_energy_if_needed(name, opts, config)
+    blocked = _pretrain_energy_if_needed(name, opts, config)
     if blocked is not None:
         return name, blocked
     os.makedirs(out, exist_ok=True)
@@ -110,11 +110,11 @@ def execute(run: Run, *, output_root: str, config: str, extra_opts: list[str]) -
 
 
 def _pretrain_energy_if_needed(name: str, opts: list[str], config: str) -> int | None:
-    """None when the run needs no pretrained energy model or its ENERGY_MODEL.WEIGHT exists;
-    otherwise pretrain it first (tools/energy_pretrain_net.py with the run's overrides, into
-    the file's folder; the log goes to ``pretrain.log`` there) and return None once it is
-    written, 0 while another runner pretrains it (the run waits for a later call), or the
-    pretraining's non-zero exit code."""
+    """None when the run (training or test-only) needs no pretrained energy model or its
+    ENERGY_MODEL.WEIGHT exists; otherwise pretrain it first (tools/energy_pretrain_net.py with
+    the run's overrides but not its weight keys, into the file's folder; the log goes to
+    ``pretrain.log`` there) and return None once it is written, 0 while another runner
+    pretrains it (the run waits for a later call), or the pretraining's non-zero exit code."""
     if "ENERGY_MODEL.WEIGHT" not in opts:
         return None
     weight = opts[opts.index("ENERGY_MODEL.WEIGHT") + 1]

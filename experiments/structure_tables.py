@@ -1,7 +1,8 @@
 """The docs/RESULTS.md tables of energy-based learning that learns structure (plan structure).
 
 ``structure_tables(collect(root))``: per setting (Motifs / VCTree x PredCls / SGCls) CE, the
-confidence-penalty CE, the paper's EBM and the structured EBM; each method against CE paired by
+confidence-penalty CE, the paper's EBM, the structured EBM, and CE with energy-guided decoding
+(also with the fillers rescored); each method against CE paired by
 seed and pooled over settings (mean, standard error, t, two-sided p; rule violations also as a
 relative change); their few-shot bins; the energy diagnostics of both EBMs; the structured
 EBM with energy-guided decoding against the oracle's joint decoding of the same scores; and
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from .plans import (
     DECODED,
+    FILLED,
     STRUCTURE_METHODS,
     STRUCTURE_SCREEN,
     STRUCTURE_SETTINGS,
@@ -32,7 +34,7 @@ PAIRED_METRICS = ["mR@50", "R@50", "ctx-mR@50", "viol@20"]
 
 
 def method_rows(predictor: str, task: str) -> Rows:
-    """(label, setting) of the four methods of one setting."""
+    """(label, setting) of the methods (STRUCTURE_METHODS) of one setting."""
     return [(label, setting_name(predictor, task, method, suffix))
             for label, (method, suffix) in STRUCTURE_METHODS.items()]
 
@@ -75,6 +77,8 @@ def _decoding(settings: Settings) -> str:
                   setting_name(predictor, task, "ce", DECODED)),
                  (f"{predictor} {task} CE + energy-guided decoding, weight 3",
                   setting_name(predictor, task, "ce", f"{DECODED}_w3")),
+                 (f"{predictor} {task} CE + energy-guided decoding, fillers rescored",
+                  setting_name(predictor, task, "ce", FILLED)),
                  (f"{predictor} {task} EBM structured",
                   setting_name(predictor, task, "ebm", "struct")),
                  (f"{predictor} {task} + energy-guided decoding",

@@ -87,7 +87,7 @@ def test_structure_plan_shares_the_main_grid_runs_and_adds_the_baselines():
     main = dict(plans.plan("main", "out"))
     runs = plans.plan("structure", "out")
     names = [name for name, _ in runs]
-    assert len(names) == len(set(names)) == 3 * 4 * 4 + 4 + 4 * 4 + 5
+    assert len(names) == len(set(names)) == 3 * 4 * 4 + 4 + 4 * 4 + 3 * 4 + 5
     shared = [(name, overrides) for name, overrides in runs if name in main]
     # CE and the paper's EBM are the main grid's runs, with the very same overrides
     assert len(shared) == 3 * 4 * 2 and all(main[name] == ovr for name, ovr in shared)
@@ -125,6 +125,17 @@ def test_structure_plan_shares_the_main_grid_runs_and_adds_the_baselines():
         "energy_pretrain", "seed2", "energy_model.pth")
     assert seed2[-1] == os.path.join("out", "vctree_predcls_ce_seed2", "model_final.pth")
     assert "motifs_predcls_ce_decode_w3_seed1" not in structure
+    # the fillers rescored: the decode run plus the filler keys, with the energy model of the
+    # same seed pretrained with additions (ADDITIONS in the overrides, so the runner's
+    # pretraining uses them)
+    fill = structure["vctree_sgcls_ce_decode_fill_seed2"]
+    plain = structure["vctree_sgcls_ce_decode_seed2"]
+    assert dict(zip(fill[::2], fill[1::2])) == {
+        **dict(zip(plain[::2], plain[1::2])),
+        "ENERGY_MODEL.HARD_NEGATIVES.ADDITIONS": "0.5",
+        "ENERGY_MODEL.WEIGHT": os.path.join("energy_pretrain_add", "seed2", "energy_model.pth"),
+        "TEST.ENERGY_DECODE.FILLER_TOP_K": "40", "TEST.ENERGY_DECODE.FILLER_RESCORE": "True"}
+    assert fill[-2:] == plain[-2:]  # the CE model of the same seed
     assert [seed for seed, _ in plans.pretraining_runs("out")] == [0, 1, 2]
     seed, opts = plans.pretraining_runs("output/results")[2]
     assert opts[-2:] == ["OUTPUT_DIR", os.path.join("output", "energy_pretrain", "seed2")]

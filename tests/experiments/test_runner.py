@@ -121,6 +121,20 @@ def test_missing_pretrained_energy_model_is_pretrained_first(tmp_path, monkeypat
     assert calls[3][1].endswith("relation_train_net.py")  # no second pretraining
     with pytest.raises(ExperimentError, match="is not the energy_model.pth that"):
         runner.execute(("z_seed0", ["ENERGY_MODEL.WEIGHT", str(tmp_path / "w.pth")]), **opts)
+    # a test-only run (energy-guided decoding of a trained model) pretrains its energy model
+    # too, without the trained model's MODEL.WEIGHT, once that model exists
+    model = tmp_path / "results" / "x_ce_seed1" / "model_final.pth"
+    add = str(tmp_path / "energy_pretrain_add" / "seed1" / "energy_model.pth")
+    decode = ("x_ce_decode_fill_seed1", ["SEED", "1", "ENERGY_MODEL.WEIGHT", add,
+                                         "MODEL.WEIGHT", str(model)])
+    assert runner.execute(decode, **opts) == ("x_ce_decode_fill_seed1", 0)
+    assert len(calls) == 4  # waits for its trained model; pretrains nothing yet
+    model.parent.mkdir(parents=True)
+    model.write_bytes(b"")
+    assert runner.execute(decode, **opts) == ("x_ce_decode_fill_seed1", 0)
+    assert calls[4][1:] == [str(REPO / "tools" / "energy_pretrain_net.py"), "--config-file",
+                            "base.yaml", "SEED", "1", "OUTPUT_DIR", os.path.dirname(add)]
+    assert calls[5][1].endswith("relation_test_net.py") and os.path.isfile(add)
 
 
 def test_run_all_refuses_a_missing_config(tmp_path):
