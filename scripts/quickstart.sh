@@ -5,10 +5,7 @@
 #   3. pretrain the small detector (or reuse a finished one),
 #   4. train Motifs PredCls with cross-entropy and with the energy loss, on the same schedule
 #      (in parallel, one CPU thread each),
-#   5. pretrain an energy model on the train split's GT graphs (or reuse a finished one) and
-#      test the CE model with its scores decoded by that energy (energy-guided decoding), while
-#      the EBM run finishes,
-#   6. evaluate all on the test split and print one side-by-side table.
+#   5. evaluate both on the test split and print one side-by-side table.
 # Usage: bash scripts/quickstart.sh          (outputs in output/quickstart/)
 # Environment: QUICKSTART_OUT (output folder), PYTHON (interpreter), QUICKSTART_DET_ITERS
 # (detector iterations, 400), QUICKSTART_PRESET (synthetic preset, small) and QUICKSTART_ITERS
@@ -74,36 +71,15 @@ run() {  # name, extra overrides...
         OUTPUT_DIR "$OUT/motifs_predcls_$name" "${DATA_OVERRIDES[@]}" "${REL_OVERRIDES[@]}" "$@" \
         2>&1 | sed -u "s/^/[$name] /"
 }
-# After CE: the energy model (GT graphs only, no images) and the CE model's test with
-# energy-guided decoding, on CE's thread while the slower EBM run finishes.
-DECODE_CONFIG=configs/quickstart/motifs_predcls_energy_decode.yaml
-ENERGY="$OUT/energy"
-decode_ce() {
-    if [ -f "$ENERGY/energy_model.pth" ]; then
-        stamp "reusing the energy model in $ENERGY"
-    else
-        stamp "pretraining the energy model on the train split's GT graphs into $ENERGY"
-        OMP_NUM_THREADS=1 "$PYTHON" tools/energy_pretrain_net.py --config-file "$DECODE_CONFIG" \
-            OUTPUT_DIR "$ENERGY" "${DATA_OVERRIDES[@]}" 2>&1 | sed -u "s/^/[energy] /"
-    fi
-    stamp "testing CE with energy-guided decoding"
-    OMP_NUM_THREADS=1 "$PYTHON" tools/relation_test_net.py --config-file "$DECODE_CONFIG" \
-        MODEL.PRETRAINED_DETECTOR_CKPT "$DET/model_final.pth" \
-        ENERGY_MODEL.WEIGHT "$ENERGY/energy_model.pth" \
-        MODEL.WEIGHT "$OUT/motifs_predcls_ce/model_final.pth" \
-        OUTPUT_DIR "$OUT/motifs_predcls_ce_decoded" "${DATA_OVERRIDES[@]}" \
-        2>&1 | sed -u "s/^/[ce+decoding] /"
-}
-(run ce; decode_ce) &
+run ce &
 ce_pid=$!
 run ebm MODEL.ENERGY_ON True &
 ebm_pid=$!
 wait "$ce_pid"
 wait "$ebm_pid"
 
-stamp "done; test-split results (percent; delta = EBM - CE):"
-"$PYTHON" tools/compare_results.py CE="$OUT/motifs_predcls_ce" \
-    "CE + energy decoding=$OUT/motifs_predcls_ce_decoded" EBM="$OUT/motifs_predcls_ebm" \
+stamp "done; test-split results (percent):"
+"$PYTHON" tools/compare_results.py CE="$OUT/motifs_predcls_ce" EBM="$OUT/motifs_predcls_ebm" \
     | tee "$OUT/comparison.md"
 stamp "table saved to $OUT/comparison.md; logs, checkpoints and plots are in $OUT/"
 

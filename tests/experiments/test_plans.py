@@ -1,11 +1,16 @@
 """experiments.plans: the runs of the plans, their names and overrides."""
 
 import os
+from pathlib import Path
 
 import pytest
 
 from experiments import ExperimentError, plans
+from maskrcnn_benchmark.config import get_cfg
+from maskrcnn_benchmark.modeling.energy import build_energy_decoder
 from maskrcnn_benchmark.modeling.registry import RELATION_PREDICTORS
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_plans_hold_the_documented_runs():
@@ -146,3 +151,20 @@ def test_replaced_names_an_unknown_key():
     assert plans.replaced(("A.B", "1", "C", "2"), C=None) == ("A.B", "1")
     with pytest.raises(ExperimentError, match="A.X is not among the overrides"):
         plans.replaced(("A.B", "1"), A__X="0")
+
+
+def test_quickstart_decoding_config_holds_the_plans_structured_energy_model():
+    """configs/quickstart/motifs_predcls_energy_decode.yaml (docs/QUICKSTART.md) pretrains and
+    decodes with the energy model of the structure plan: the same ENERGY_MODEL keys but the
+    relation-training loss weight."""
+    shipped = get_cfg()
+    shipped.merge_from_file(str(REPO / "configs" / "quickstart"
+                                / "motifs_predcls_energy_decode.yaml"))
+    planned = get_cfg()
+    planned.merge_from_file(str(REPO / "configs" / "quickstart" / "motifs_predcls.yaml"))
+    planned.merge_from_list(["MODEL.ENERGY_ON", "True", *plans.STRUCTURED_EBM])
+    planned.ENERGY_MODEL.LOSS_WEIGHT = shipped.ENERGY_MODEL.LOSS_WEIGHT
+    assert shipped.ENERGY_MODEL == planned.ENERGY_MODEL
+    assert shipped.MODEL.ROI_RELATION_HEAD == planned.MODEL.ROI_RELATION_HEAD
+    decoder = build_energy_decoder(shipped, 35)
+    assert decoder is not None and decoder.weight == 1.0 and decoder.filler_top_k == 0
