@@ -5,14 +5,15 @@ of the top 40 listed, and the fillers of the top 40 listed and rescored (FILLER_
 on the same synthetic PredCls head output and the same energy model, timed in turns; see
 maskrcnn_benchmark/modeling/energy/decode_benchmark.py. The defaults are the synthetic
 ``default`` preset's test images (12 boxes, 132 pairs, 12 relations) at TEST.IMS_PER_BATCH 8
-with the structured energy model of docs/ENERGY.md at the widths of
-configs/synthetic_default/base.yaml; the results are in docs/BENCHMARKS.md.
+with the structured energy model and the decoding keys of
+configs/quickstart/motifs_predcls_energy_decode.yaml (the plan's energy model); the results
+are in docs/BENCHMARKS.md.
 
     PYTHONPATH=$PWD python tools/benchmark_decoding.py
-    PYTHONPATH=$PWD python tools/benchmark_decoding.py \
+    PYTHONPATH=$PWD python tools/benchmark_decoding.py \\
         ENERGY_MODEL.WEIGHT output/energy_pretrain/seed0/energy_model.pth   # trained energy
     PYTHONPATH=$PWD python tools/benchmark_decoding.py --boxes 40 --relations 20 \\
-        --num-obj-classes 151 --num-rel-classes 51      # VG-sized label sets
+        MODEL.ROI_BOX_HEAD.NUM_CLASSES 151 MODEL.ROI_RELATION_HEAD.NUM_CLASSES 51  # VG labels
 """
 
 from __future__ import annotations
@@ -26,18 +27,18 @@ from pathlib import Path
 import torch
 
 from maskrcnn_benchmark.config import get_cfg
-from maskrcnn_benchmark.modeling.energy import EnergyDecoder, build_energy_model
+from maskrcnn_benchmark.modeling.energy import build_energy_decoder, build_energy_model
 from maskrcnn_benchmark.modeling.energy.decode_benchmark import (
     measure_decoding,
     synthetic_head_output,
 )
 from maskrcnn_benchmark.modeling.energy.pretrained import load_energy_model_file
-from maskrcnn_benchmark.structures.scene_graph import SGGTask
 
 REPO = Path(__file__).resolve().parents[1]
-# The structured energy model (experiments/plans.py STRUCTURED_EBM) and decoding at weight 1.
-DEFAULT_OPTS = ["ENERGY_MODEL.USE_IMAGE_GRAPH", "False", "ENERGY_MODEL.EDGE_DIRECTIONS", "both",
-                "TEST.ENERGY_DECODE.WEIGHT", "1.0"]
+# The synthetic head output is a PredCls one, decoded with the energy model.
+FORCED = ["MODEL.ROI_RELATION_HEAD.USE_GT_BOX", "True",
+          "MODEL.ROI_RELATION_HEAD.USE_GT_OBJECT_LABEL", "True", "MODEL.ENERGY_ON", "True",
+          "TEST.ENERGY_DECODE.ON", "True"]
 # name -> (FILLER_TOP_K, FILLER_RESCORE)
 VARIANTS = {"decoding": (0, False), "+ fillers listed (top 20)": (20, False),
             "+ fillers listed (top 40)": (40, False), "+ fillers rescored (top 40)": (40, True)}
@@ -47,15 +48,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config-file",
-                        default=str(REPO / "configs" / "synthetic_default" / "base.yaml"),
-                        help="the energy model's widths and the decoding keys come from it")
+                        default=str(REPO / "configs" / "quickstart"
+                                    / "motifs_predcls_energy_decode.yaml"),
+                        help="energy model, class counts and TEST.ENERGY_DECODE keys (the "
+                        "variants set FILLER_TOP_K and FILLER_RESCORE)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--batch-size", type=int, default=8, help="images per call")
     parser.add_argument("--boxes", type=int, default=12, help="boxes per image")
     parser.add_argument("--relations", type=int, default=12,
                         help="pairs per image that the head scores as a relation")
-    parser.add_argument("--num-obj-classes", type=int, default=35)
-    parser.add_argument("--num-rel-classes", type=int, default=22)
     parser.add_argument("--roi-feature-dim", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", default=None, help="also write the rows to this file")
@@ -67,30 +68,29 @@ def run(args: argparse.Namespace) -> list[dict]:
     """The rows of the table, one per variant."""
     cfg = get_cfg()
     cfg.merge_from_file(args.config_file)
-    cfg.merge_from_list(DEFAULT_OPTS + args.opts)
-    decode = cfg.TEST.ENERGY_DECODE
+    cfg.merge_from_list(args.opts + FORCED)
+    num_obj = cfg.MODEL.ROI_BOX_HEAD.NUM_CLASSES
+    num_rel = cfg.MODEL.ROI_RELATION_HEAD.NUM_CLASSES
     device = torch.device(args.device)
     torch.manual_seed(0)
-    model = build_energy_model(cfg, args.roi_feature_dim, args.num_obj_classes,
-                               args.num_rel_classes)
+    model = build_energy_model(cfg, args.roi_feature_dim, num_obj, num_rel)
     if cfg.ENERGY_MODEL.WEIGHT:  # a pretrained energy model moves pairs as it does on test data
         load_energy_model_file(cfg.ENERGY_MODEL.WEIGHT, model, cfg)
     model = model.to(device)
     output = synthetic_head_output(
-        args.batch_size, args.boxes, args.relations, num_obj_classes=args.num_obj_classes,
-        num_rel_classes=args.num_rel_classes, roi_feature_dim=args.roi_feature_dim,
-        device=device)
-    decoders = {name: EnergyDecoder(
-        task=SGGTask.PREDCLS, num_obj_classes=args.num_obj_classes, weight=decode.WEIGHT,
-        rounds=decode.ROUNDS, top_predicates=decode.TOP_PREDICATES,
-        candidates=decode.CANDIDATES,
-        later_nms_thresh=cfg.TEST.RELATION.LATER_NMS_PREDICTION_THRES,
-        filler_top_k=top_k, filler_rescore=rescore)
-        for name, (top_k, rescore) in VARIANTS.items()}
+        args.batch_size, args.boxes, args.relations, num_obj_classes=num_obj,
+        num_rel_classes=num_rel, roi_feature_dim=args.roi_feature_dim, device=device)
+    decoders = {}
+    for name, (top_k, rescore) in VARIANTS.items():
+        variant = cfg.clone()
+        variant.merge_from_list(["TEST.ENERGY_DECODE.FILLER_TOP_K", top_k,
+                                 "TEST.ENERGY_DECODE.FILLER_RESCORE", rescore])
+        decoders[name] = build_energy_decoder(variant, num_obj)
     rows = measure_decoding(model, decoders, output, args.repeats)
     base = rows[0].seconds
     return [dict(vars(row), per_image_ms=1000 * row.seconds / args.batch_size,
-                 ratio=row.seconds / base) for row in rows]
+                 ratio=row.seconds / base, num_obj_classes=num_obj, num_rel_classes=num_rel)
+            for row in rows]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -100,7 +100,8 @@ def main(argv: list[str] | None = None) -> None:
     rows = run(args)
     lines = [f"device {args.device}, {args.batch_size} images of {args.boxes} boxes "
              f"({args.boxes * (args.boxes - 1)} pairs, {args.relations} relations), "
-             f"{args.num_obj_classes} object / {args.num_rel_classes} predicate classes, "
+             f"{rows[0]['num_obj_classes']} object / {rows[0]['num_rel_classes']} predicate "
+             "classes, "
              f"median of {args.repeats}",
              "",
              "| variant | s per call | ms per image | x decoding | pairs moved | fillers | "
