@@ -253,6 +253,21 @@ def _with_pretrained(name: str, overrides: list[str], output_root: str, seed: in
     return overrides + ["ENERGY_MODEL.WEIGHT", pretrained_energy(output_root, seed)]
 
 
+def _ce_decoding_run(output_root: str, predictor: str, task: str, seed: int, suffix: str,
+                     weight: str, additions: bool = False) -> Run:
+    """Test-only: the seed's CE model decoded with the seed's pretrained energy model at
+    TEST.ENERGY_DECODE.WEIGHT ``weight``; with ``additions`` the energy pretrained with
+    ADDITIONS (in the overrides, for the runner's pretraining) and FILLER_RESCORING."""
+    model = os.path.join(output_root, run_name(setting_name(predictor, task, "ce"), seed),
+                         "model_final.pth")
+    return (run_name(setting_name(predictor, task, "ce", suffix), seed),
+            run_overrides(predictor, task, True, seed) + list(STRUCTURED_EBM)
+            + (list(ADDITIONS) if additions else [])
+            + ["ENERGY_MODEL.WEIGHT", pretrained_energy(output_root, seed, additions),
+               "TEST.ENERGY_DECODE.ON", "True", "TEST.ENERGY_DECODE.WEIGHT", weight]
+            + (list(FILLER_RESCORING) if additions else []) + ["MODEL.WEIGHT", model])
+
+
 def _structure_runs(output_root: str) -> list[Run]:
     """The structure plan: CE and EBM (main-grid runs, shared), the confidence-penalty CE and
     the structured EBM per setting and seed; test-only energy-guided decoding on seed 0 of the
@@ -280,25 +295,12 @@ def _structure_runs(output_root: str) -> list[Run]:
     # CE scores decoded with the seed's pretrained energy (the other weights on seed 0 only)
     for seed, (predictor, task), (suffix, weight) in itertools.product(
             STRUCTURE_SEEDS, STRUCTURE_SETTINGS, DECODE_WEIGHTS.items()):
-        if seed and suffix != DECODED:
-            continue
-        weights = os.path.join(output_root, run_name(setting_name(predictor, task, "ce"), seed),
-                               "model_final.pth")
-        runs.append((run_name(setting_name(predictor, task, "ce", suffix), seed),
-                     run_overrides(predictor, task, True, seed) + list(STRUCTURED_EBM)
-                     + ["ENERGY_MODEL.WEIGHT", pretrained_energy(output_root, seed),
-                        "TEST.ENERGY_DECODE.ON", "True", "TEST.ENERGY_DECODE.WEIGHT", weight,
-                        "MODEL.WEIGHT", weights]))
+        if not seed or suffix == DECODED:
+            runs.append(_ce_decoding_run(output_root, predictor, task, seed, suffix, weight))
     # ... and with the fillers listed and rescored by the additions-pretrained energy model
     for seed, (predictor, task) in itertools.product(STRUCTURE_SEEDS, STRUCTURE_SETTINGS):
-        weights = os.path.join(output_root, run_name(setting_name(predictor, task, "ce"), seed),
-                               "model_final.pth")
-        runs.append((run_name(setting_name(predictor, task, "ce", FILLED), seed),
-                     run_overrides(predictor, task, True, seed) + list(STRUCTURED_EBM)
-                     + list(ADDITIONS)
-                     + ["ENERGY_MODEL.WEIGHT", pretrained_energy(output_root, seed, True),
-                        "TEST.ENERGY_DECODE.ON", "True", "TEST.ENERGY_DECODE.WEIGHT", "1.0",
-                        *FILLER_RESCORING, "MODEL.WEIGHT", weights]))
+        runs.append(_ce_decoding_run(output_root, predictor, task, seed, FILLED, "1.0",
+                                     additions=True))
     screen = [(name, _with_pretrained(name, overrides, output_root, 0))
               for name, overrides in STRUCTURE_SCREEN.runs(0)]
     return runs + [run for run in screen if run[0] != run_name(
