@@ -25,6 +25,7 @@ __all__ = ["SEEDS", "TASKS", "METHODS", "PLANS", "PREDICTORS", "RUN_NAME", "Run"
            "Study", "ABLATION", "ENERGY_VARIANTS", "REFINED", "REFINED_SEED",
            "STRUCTURE_SETTINGS", "STRUCTURE_SEEDS", "STRUCTURE_METHODS", "CONFIDENCE_PENALTY",
            "STRUCTURED_EBM", "STRUCTURE_SCREEN", "DECODED", "DECODE_WEIGHTS", "FILLED", "ADDITIONS",
+           "DEMOTED", "FILLER_DEMOTION", "FILLER_VARIANTS",
            "FILLER_RESCORING", "NO_PRETRAINING",
            "replaced", "pretrained_energy", "pretraining_runs",
            "registered_predictor", "setting_name", "run_name", "main_settings", "run_overrides",
@@ -152,7 +153,8 @@ STRUCTURE_SEEDS = (0, 1, 2)
 STRUCTURE_METHODS = {"CE": ("ce", ""), "CE + confidence penalty": ("ce", "confpen"),
                      "EBM (paper)": ("ebm", ""), "EBM structured": ("ebm", "struct"),
                      "CE + energy-guided decoding": ("ce", "decode"),
-                     "CE + energy-guided decoding, fillers rescored": ("ce", "decode_fill")}
+                     "CE + energy-guided decoding, fillers rescored": ("ce", "decode_fill"),
+                     "CE + energy-guided decoding, fillers demoted": ("ce", "decode_demote")}
 # Pereyra et al. 2017's weight range; the baseline that makes predictions softer, no structure.
 CONFIDENCE_PENALTY = ("MODEL.ROI_RELATION_HEAD.CONFIDENCE_PENALTY", "0.1")
 # The structured energy-based learning of docs/ENERGY.md: same nodes and pairs in G+ and G-
@@ -188,6 +190,11 @@ FILLED = f"{DECODED}_fill"
 ADDITIONS = ("ENERGY_MODEL.HARD_NEGATIVES.ADDITIONS", "0.5")
 FILLER_RESCORING = ("TEST.ENERGY_DECODE.FILLER_TOP_K", "40",
                     "TEST.ENERGY_DECODE.FILLER_RESCORE", "True")
+# The same, but the energy may only demote a filler, never promote one (FILLER_DEMOTE_ONLY).
+DEMOTED = f"{DECODED}_demote"
+FILLER_DEMOTION = (*FILLER_RESCORING, "TEST.ENERGY_DECODE.FILLER_DEMOTE_ONLY", "True")
+# variant suffix -> the filler keys of the test-only decoding runs that use the additions energy
+FILLER_VARIANTS = {FILLED: FILLER_RESCORING, DEMOTED: FILLER_DEMOTION}
 # Variants without the pretrained energy model.
 NO_PRETRAINING = "nopretrain"
 
@@ -254,18 +261,19 @@ def _with_pretrained(name: str, overrides: list[str], output_root: str, seed: in
 
 
 def _ce_decoding_run(output_root: str, predictor: str, task: str, seed: int, suffix: str,
-                     weight: str, additions: bool = False) -> Run:
+                     weight: str, fillers: tuple[str, ...] = ()) -> Run:
     """Test-only: the seed's CE model decoded with the seed's pretrained energy model at
-    TEST.ENERGY_DECODE.WEIGHT ``weight``; with ``additions`` the energy pretrained with
-    ADDITIONS (in the overrides, for the runner's pretraining) and FILLER_RESCORING."""
+    TEST.ENERGY_DECODE.WEIGHT ``weight``; with filler keys (``fillers``, FILLER_VARIANTS) the
+    energy pretrained with ADDITIONS (in the overrides, for the runner's pretraining)."""
     model = os.path.join(output_root, run_name(setting_name(predictor, task, "ce"), seed),
                          "model_final.pth")
+    additions = bool(fillers)
     return (run_name(setting_name(predictor, task, "ce", suffix), seed),
             run_overrides(predictor, task, True, seed) + list(STRUCTURED_EBM)
             + (list(ADDITIONS) if additions else [])
             + ["ENERGY_MODEL.WEIGHT", pretrained_energy(output_root, seed, additions),
                "TEST.ENERGY_DECODE.ON", "True", "TEST.ENERGY_DECODE.WEIGHT", weight]
-            + (list(FILLER_RESCORING) if additions else []) + ["MODEL.WEIGHT", model])
+            + list(fillers) + ["MODEL.WEIGHT", model])
 
 
 def _structure_runs(output_root: str) -> list[Run]:
@@ -297,10 +305,12 @@ def _structure_runs(output_root: str) -> list[Run]:
             STRUCTURE_SEEDS, STRUCTURE_SETTINGS, DECODE_WEIGHTS.items()):
         if not seed or suffix == DECODED:
             runs.append(_ce_decoding_run(output_root, predictor, task, seed, suffix, weight))
-    # ... and with the fillers listed and rescored by the additions-pretrained energy model
-    for seed, (predictor, task) in itertools.product(STRUCTURE_SEEDS, STRUCTURE_SETTINGS):
-        runs.append(_ce_decoding_run(output_root, predictor, task, seed, FILLED, "1.0",
-                                     additions=True))
+    # ... and with the fillers listed and rescored (or only demoted) by the additions-pretrained
+    # energy model
+    for (suffix, fillers), seed, (predictor, task) in itertools.product(
+            FILLER_VARIANTS.items(), STRUCTURE_SEEDS, STRUCTURE_SETTINGS):
+        runs.append(_ce_decoding_run(output_root, predictor, task, seed, suffix, "1.0",
+                                     fillers))
     screen = [(name, _with_pretrained(name, overrides, output_root, 0))
               for name, overrides in STRUCTURE_SCREEN.runs(0)]
     return runs + [run for run in screen if run[0] != run_name(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from .plans import (
     DECODED,
+    DEMOTED,
     FILLED,
     STRUCTURE_METHODS,
     STRUCTURE_SCREEN,
@@ -79,6 +80,8 @@ def _decoding(settings: Settings) -> str:
                   setting_name(predictor, task, "ce", f"{DECODED}_w3")),
                  (f"{predictor} {task} CE + energy-guided decoding, fillers rescored",
                   setting_name(predictor, task, "ce", FILLED)),
+                 (f"{predictor} {task} CE + energy-guided decoding, fillers demoted",
+                  setting_name(predictor, task, "ce", DEMOTED)),
                  (f"{predictor} {task} EBM structured",
                   setting_name(predictor, task, "ebm", "struct")),
                  (f"{predictor} {task} + energy-guided decoding",

@@ -64,11 +64,12 @@ def _output(rows_per_image):
         roi_features=torch.randn(3 * len(rows_per_image), 4))
 
 
-def _decoder(weight=1.0, rounds=10, top=3, candidates=8, filler_top_k=0, rescore=False):
+def _decoder(weight=1.0, rounds=10, top=3, candidates=8, filler_top_k=0, rescore=False,
+             demote_only=False):
     return EnergyDecoder(task=SGGTask.PREDCLS, num_obj_classes=NUM_OBJ, weight=weight,
                          rounds=rounds, top_predicates=top, candidates=candidates,
                          later_nms_thresh=0.3, filler_top_k=filler_top_k,
-                         filler_rescore=rescore)
+                         filler_rescore=rescore, filler_demote_only=demote_only)
 
 
 # Image 0: box 0 -> boxes 1 and 2 both argmax label 1 (one violation); label 2 is a close
@@ -258,6 +259,33 @@ def test_rescored_fillers_get_their_conditional_logits_and_an_evaluated_label():
     assert kept.relation_logits[0][0].tolist() == pytest.approx([3.0, 0.8, 1.0, 0.7])
 
 
+def test_demoted_fillers_are_only_tilted_down():
+    output = _output([[[3.0, 1.0, 0.8, 0.7]]])
+    # label 1 costs 2 over background, label 2 saves 1: both rescorings list label 2
+    energy = LabelPenalty([0.0, 2.0, -1.0, 0.0])
+    both = _decoder(top=2, filler_top_k=1, rescore=True)(energy, output)
+    assert both.relation_logits[0][0].tolist() == pytest.approx([3.0, -1.0, 1.8, 0.7])
+    demoted = _decoder(top=2, filler_top_k=1, rescore=True, demote_only=True)(energy, output)
+    # the saving is not credited: label 2 keeps its logit, label 1 drops by 2, label 3 (not
+    # evaluated) stays below the chosen label's logit
+    assert demoted.relation_logits[0][0].tolist() == pytest.approx([3.0, -1.0, 0.8, 0.7])
+    assert torch.equal(demoted.relation_logits[0][1:], output.relation_logits[0][1:])
+    score = {label: {pair: s for pair, _, s in _listed(decoded)}[(0, 1)]
+             for label, decoded in (("plain", output), ("both", both), ("demoted", demoted))}
+    # two-sided rescoring promotes the filler (0.100 -> 0.212), one-sided demotes it (-> 0.090)
+    assert score["plain"] == pytest.approx(0.1005, abs=1e-3)
+    assert score["both"] == pytest.approx(0.2121, abs=1e-3)
+    assert score["demoted"] == pytest.approx(0.0901, abs=1e-3)
+    assert {pair: label for pair, label, _ in _listed(demoted)}[(0, 1)] == 2
+
+
+def test_demote_only_needs_rescored_fillers():
+    with pytest.raises(ValueError, match="FILLER_DEMOTE_ONLY"):
+        _decoder(filler_top_k=20, demote_only=True)
+    with pytest.raises(ValueError, match="FILLER_RESCORE True and FILLER_TOP_K > 0"):
+        _decoder(rescore=True, demote_only=True)
+
+
 def _graph_energy(energy):
     """E of the argmax labelling of a (decoded) output's relation logits."""
     def value(output):
@@ -317,13 +345,14 @@ def test_build_energy_decoder_reads_the_keys_and_refuses_bad_combinations(energy
     decode = energy_cfg.TEST.ENERGY_DECODE
     decode.ON, decode.WEIGHT, decode.ROUNDS, decode.TOP_PREDICATES, decode.CANDIDATES = \
         True, 2.5, 4, 5, 6
-    decode.FILLER_TOP_K, decode.FILLER_RESCORE = 20, True
+    decode.FILLER_TOP_K, decode.FILLER_RESCORE, decode.FILLER_DEMOTE_ONLY = 20, True, True
     with pytest.raises(ValueError, match="MODEL.ENERGY_ON"):
         build_energy_decoder(energy_cfg, NUM_OBJ)
     energy_cfg.MODEL.ENERGY_ON = True
     decoder = build_energy_decoder(energy_cfg, NUM_OBJ)
     assert (decoder.weight, decoder.rounds, decoder.top_predicates, decoder.candidates,
-            decoder.filler_top_k, decoder.filler_rescore) == (2.5, 4, 5, 6, 20, True)
+            decoder.filler_top_k, decoder.filler_rescore, decoder.filler_demote_only) == \
+        (2.5, 4, 5, 6, 20, True, True)
     assert decoder.task is SGGTask.PREDCLS
     energy_cfg.TEST.ENERGY_REFINE = True
     with pytest.raises(ValueError, match="ENERGY_REFINE and TEST.ENERGY_DECODE.ON"):

@@ -44,7 +44,11 @@ With FILLER_RESCORE the filler's row becomes instead its conditional under the d
 given the listed graph: the head's logits with each candidate's lowered by ``WEIGHT * (E(with
 the candidate) - E(with background))``; foreground labels outside the candidates (never
 evaluated) are capped at the chosen label's new logit, so the listed label is an evaluated one.
-A filler that every candidate makes costlier then drops in the ranking.
+A filler that every candidate makes costlier then drops in the ranking. With
+FILLER_DEMOTE_ONLY the tilt is one-sided, ``-WEIGHT * max(E(with the candidate) - E(with
+background), 0)``: the energy can push a filler down but does not lift one (a filler is a
+pair both the head and the decoder labelled background); its triplet score rises only where the
+softmax's renormalisation moves mass from a demoted label to an untouched one.
 """
 
 from __future__ import annotations
@@ -262,12 +266,18 @@ class EnergyDecoder:
 
     def __init__(self, *, task: SGGTask, num_obj_classes: int, weight: float, rounds: int,
                  top_predicates: int, candidates: int, later_nms_thresh: float,
-                 filler_top_k: int = 0, filler_rescore: bool = False) -> None:
+                 filler_top_k: int = 0, filler_rescore: bool = False,
+                 filler_demote_only: bool = False) -> None:
         if weight < 0 or rounds < 0 or top_predicates < 2 or candidates < 1 or filler_top_k < 0:
             raise ValueError(
                 "TEST.ENERGY_DECODE needs WEIGHT >= 0, ROUNDS >= 0, TOP_PREDICATES >= 2, "
                 f"CANDIDATES >= 1 and FILLER_TOP_K >= 0; got {weight}, {rounds}, "
                 f"{top_predicates}, {candidates}, {filler_top_k}")
+        if filler_demote_only and not (filler_rescore and filler_top_k):
+            raise ValueError(
+                "TEST.ENERGY_DECODE.FILLER_DEMOTE_ONLY changes how fillers are rescored: set "
+                "TEST.ENERGY_DECODE.FILLER_RESCORE True and FILLER_TOP_K > 0 with it, or "
+                "FILLER_DEMOTE_ONLY False")
         self.task = task
         self.num_obj_classes = num_obj_classes
         self.weight = weight
@@ -277,6 +287,7 @@ class EnergyDecoder:
         self.later_nms_thresh = later_nms_thresh
         self.filler_top_k = filler_top_k
         self.filler_rescore = filler_rescore
+        self.filler_demote_only = filler_demote_only
         self.totals = {"batches": 0, "images": 0, "pairs": 0, "moved": 0, "rounds": 0,
                        "fillers": 0, "relisted": 0}
 
@@ -357,7 +368,10 @@ class EnergyDecoder:
                 continue
             rows = torch.nonzero(chosen >= 0, as_tuple=False).squeeze(1)
             tilted = original.detach()[rows].float()
-            tilted.scatter_add_(1, top_i[rows], -self.weight * change_i[rows].float())
+            delta = change_i[rows].float()
+            if self.filler_demote_only:
+                delta = delta.clamp(min=0.0)
+            tilted.scatter_add_(1, top_i[rows], -self.weight * delta)
             cap = tilted.gather(1, chosen[rows, None])
             outside = torch.ones_like(tilted, dtype=torch.bool)
             outside[:, 0] = False
@@ -404,4 +418,5 @@ def build_energy_decoder(cfg, num_obj_classes: int) -> EnergyDecoder | None:
         num_obj_classes=num_obj_classes, weight=decode.WEIGHT, rounds=decode.ROUNDS,
         top_predicates=decode.TOP_PREDICATES, candidates=decode.CANDIDATES,
         later_nms_thresh=cfg.TEST.RELATION.LATER_NMS_PREDICTION_THRES,
-        filler_top_k=decode.FILLER_TOP_K, filler_rescore=decode.FILLER_RESCORE)
+        filler_top_k=decode.FILLER_TOP_K, filler_rescore=decode.FILLER_RESCORE,
+        filler_demote_only=decode.FILLER_DEMOTE_ONLY)
