@@ -25,7 +25,7 @@ __all__ = ["SEEDS", "TASKS", "METHODS", "PLANS", "PREDICTORS", "RUN_NAME", "Run"
            "Study", "ABLATION", "ENERGY_VARIANTS", "REFINED", "REFINED_SEED",
            "STRUCTURE_SETTINGS", "STRUCTURE_SEEDS", "STRUCTURE_METHODS", "CONFIDENCE_PENALTY",
            "STRUCTURED_EBM", "STRUCTURE_SCREEN", "DECODED", "DECODE_WEIGHTS", "FILLED", "ADDITIONS",
-           "DEMOTED", "FILLER_DEMOTION", "FILLER_VARIANTS",
+           "DEMOTED", "FILLER_DEMOTION", "CENTERED", "FILLER_CENTERING", "FILLER_VARIANTS",
            "FILLER_RESCORING", "NO_PRETRAINING",
            "replaced", "pretrained_energy", "pretraining_runs",
            "registered_predictor", "setting_name", "run_name", "main_settings", "run_overrides",
@@ -154,7 +154,8 @@ STRUCTURE_METHODS = {"CE": ("ce", ""), "CE + confidence penalty": ("ce", "confpe
                      "EBM (paper)": ("ebm", ""), "EBM structured": ("ebm", "struct"),
                      "CE + energy-guided decoding": ("ce", "decode"),
                      "CE + energy-guided decoding, fillers rescored": ("ce", "decode_fill"),
-                     "CE + energy-guided decoding, fillers demoted": ("ce", "decode_demote")}
+                     "CE + energy-guided decoding, fillers rescored, centred":
+                         ("ce", "decode_center")}
 # Pereyra et al. 2017's weight range; the baseline that makes predictions softer, no structure.
 CONFIDENCE_PENALTY = ("MODEL.ROI_RELATION_HEAD.CONFIDENCE_PENALTY", "0.1")
 # The structured energy-based learning of docs/ENERGY.md: same nodes and pairs in G+ and G-
@@ -190,11 +191,17 @@ FILLED = f"{DECODED}_fill"
 ADDITIONS = ("ENERGY_MODEL.HARD_NEGATIVES.ADDITIONS", "0.5")
 FILLER_RESCORING = ("TEST.ENERGY_DECODE.FILLER_TOP_K", "40",
                     "TEST.ENERGY_DECODE.FILLER_RESCORE", "True")
-# The same, but the energy may only demote a filler, never promote one (FILLER_DEMOTE_ONLY).
+# The same, but the energy may only demote a filler, never promote one (FILLER_DEMOTE_ONLY;
+# a seed-0 screen), or the fillers' energy changes are centred on their image's mean
+# (FILLER_CENTER), so the fillers are reordered among themselves.
 DEMOTED = f"{DECODED}_demote"
 FILLER_DEMOTION = (*FILLER_RESCORING, "TEST.ENERGY_DECODE.FILLER_DEMOTE_ONLY", "True")
-# variant suffix -> the filler keys of the test-only decoding runs that use the additions energy
-FILLER_VARIANTS = {FILLED: FILLER_RESCORING, DEMOTED: FILLER_DEMOTION}
+CENTERED = f"{DECODED}_center"
+FILLER_CENTERING = (*FILLER_RESCORING, "TEST.ENERGY_DECODE.FILLER_CENTER", "True")
+# variant suffix -> (the filler keys of the test-only decoding runs that use the additions
+# energy, their seeds)
+FILLER_VARIANTS = {FILLED: (FILLER_RESCORING, STRUCTURE_SEEDS), DEMOTED: (FILLER_DEMOTION, (0,)),
+                   CENTERED: (FILLER_CENTERING, STRUCTURE_SEEDS)}
 # Variants without the pretrained energy model.
 NO_PRETRAINING = "nopretrain"
 
@@ -307,10 +314,10 @@ def _structure_runs(output_root: str) -> list[Run]:
             runs.append(_ce_decoding_run(output_root, predictor, task, seed, suffix, weight))
     # ... and with the fillers listed and rescored (or only demoted) by the additions-pretrained
     # energy model
-    for (suffix, fillers), seed, (predictor, task) in itertools.product(
-            FILLER_VARIANTS.items(), STRUCTURE_SEEDS, STRUCTURE_SETTINGS):
-        runs.append(_ce_decoding_run(output_root, predictor, task, seed, suffix, "1.0",
-                                     fillers))
+    for suffix, (fillers, seeds) in FILLER_VARIANTS.items():
+        for seed, (predictor, task) in itertools.product(seeds, STRUCTURE_SETTINGS):
+            runs.append(_ce_decoding_run(output_root, predictor, task, seed, suffix, "1.0",
+                                         fillers))
     screen = [(name, _with_pretrained(name, overrides, output_root, 0))
               for name, overrides in STRUCTURE_SCREEN.runs(0)]
     return runs + [run for run in screen if run[0] != run_name(

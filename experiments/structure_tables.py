@@ -2,7 +2,7 @@
 
 ``structure_tables(collect(root))``: per setting (Motifs / VCTree x PredCls / SGCls) CE, the
 confidence-penalty CE, the paper's EBM, the structured EBM, and CE with energy-guided decoding
-(also with the fillers rescored); each method against CE paired by
+(also with the fillers rescored, plain or centred); each method against CE paired by
 seed and pooled over settings (mean, standard error, t, two-sided p; rule violations also as a
 relative change); their few-shot bins; the energy diagnostics of both EBMs; the structured
 EBM with energy-guided decoding against the oracle's joint decoding of the same scores; and
@@ -12,6 +12,7 @@ the screening variants. Missing runs show as "not run".
 from __future__ import annotations
 
 from .plans import (
+    CENTERED,
     DECODED,
     DEMOTED,
     FILLED,
@@ -82,6 +83,8 @@ def _decoding(settings: Settings) -> str:
                   setting_name(predictor, task, "ce", FILLED)),
                  (f"{predictor} {task} CE + energy-guided decoding, fillers demoted",
                   setting_name(predictor, task, "ce", DEMOTED)),
+                 (f"{predictor} {task} CE + energy-guided decoding, fillers rescored, centred",
+                  setting_name(predictor, task, "ce", CENTERED)),
                  (f"{predictor} {task} EBM structured",
                   setting_name(predictor, task, "ebm", "struct")),
                  (f"{predictor} {task} + energy-guided decoding",

@@ -524,6 +524,10 @@ _C.TEST.ENERGY_DECODE.FILLER_RESCORE = False
 # With FILLER_RESCORE: tilt a candidate only down (WEIGHT * max(energy change, 0)), so the
 # energy can demote a filler but never promote one above pairs the head ranked higher.
 _C.TEST.ENERGY_DECODE.FILLER_DEMOTE_ONLY = False
+# With FILLER_RESCORE: measure each filler's energy change against the mean change of the
+# image's fillers (their listed labels), so the tilt reorders fillers among themselves instead
+# of lowering them all against the decoded relations.
+_C.TEST.ENERGY_DECODE.FILLER_CENTER = False
 # SGB's scene graph detection on one's own images: tools/relation_test_net.py runs the SGDet
 # model over every file of CUSTUM_PATH (a folder, or a JSON list of image paths) instead of
 # evaluating, and writes custom_prediction.json and custom_data_info.json to DETECTED_SGG_DIR

@@ -65,11 +65,12 @@ def _output(rows_per_image):
 
 
 def _decoder(weight=1.0, rounds=10, top=3, candidates=8, filler_top_k=0, rescore=False,
-             demote_only=False):
+             demote_only=False, center=False):
     return EnergyDecoder(task=SGGTask.PREDCLS, num_obj_classes=NUM_OBJ, weight=weight,
                          rounds=rounds, top_predicates=top, candidates=candidates,
                          later_nms_thresh=0.3, filler_top_k=filler_top_k,
-                         filler_rescore=rescore, filler_demote_only=demote_only)
+                         filler_rescore=rescore, filler_demote_only=demote_only,
+                         filler_center=center)
 
 
 # Image 0: box 0 -> boxes 1 and 2 both argmax label 1 (one violation); label 2 is a close
@@ -279,11 +280,38 @@ def test_demoted_fillers_are_only_tilted_down():
     assert {pair: label for pair, label, _ in _listed(demoted)}[(0, 1)] == 2
 
 
-def test_demote_only_needs_rescored_fillers():
+def test_demote_only_and_center_need_rescored_fillers():
     with pytest.raises(ValueError, match="FILLER_DEMOTE_ONLY"):
         _decoder(filler_top_k=20, demote_only=True)
     with pytest.raises(ValueError, match="FILLER_RESCORE True and FILLER_TOP_K > 0"):
         _decoder(rescore=True, demote_only=True)
+    with pytest.raises(ValueError, match="FILLER_CENTER"):
+        _decoder(filler_top_k=20, center=True)
+
+
+def test_centred_fillers_are_reordered_among_themselves_not_lowered_together():
+    # two fillers: row 0 lists label 2 (energy change 1), row 1 label 3 (change 0.5); every
+    # label costs energy, so the plain tilt lowers both, row 0 below the background pairs
+    output = _output([[[3.0, 1.0, 0.8, 0.7], [3.0, 0.9, 0.1, 0.7]]])
+    energy = LabelPenalty([0.0, 2.0, 1.0, 0.5])
+    plain = _decoder(top=2, filler_top_k=2, rescore=True)(energy, output)
+    assert plain.relation_logits[0][0].tolist() == pytest.approx([3.0, -1.0, -0.2, -0.2])
+    assert plain.relation_logits[0][1].tolist() == pytest.approx([3.0, -1.1, 0.1, 0.2])
+    centred = _decoder(top=2, filler_top_k=2, rescore=True, center=True)(energy, output)
+    # changes taken against the mean of the listed labels' changes, (1 + 0.5) / 2
+    assert centred.relation_logits[0][0].tolist() == pytest.approx([3.0, -0.25, 0.55, 0.55])
+    assert centred.relation_logits[0][1].tolist() == pytest.approx([3.0, -0.35, 0.1, 0.95])
+    before, after = _listed(output), _listed(centred)
+    assert [pair for pair, _, _ in before[:2]] == [(0, 1), (0, 2)]
+    assert [(pair, label) for pair, label, _ in after[:2]] == [((0, 2), 3), ((0, 1), 2)]
+    assert [score for _, _, score in after[:2]] == pytest.approx([0.1056, 0.0712], abs=1e-3)
+    # uncentred, the costlier filler falls below the four background pairs (score 0.0433)
+    assert [pair for pair, _, _ in _listed(plain)][0] == (0, 2)
+    assert [pair for pair, _, _ in _listed(plain)][-1] == (0, 1)
+    # centred and demote-only: only the filler costlier than the mean drops
+    both = _decoder(top=2, filler_top_k=2, rescore=True, center=True, demote_only=True)(
+        energy, output)
+    assert both.relation_logits[0][1].tolist() == pytest.approx([3.0, -0.35, 0.1, 0.7])
 
 
 def _graph_energy(energy):
@@ -346,13 +374,14 @@ def test_build_energy_decoder_reads_the_keys_and_refuses_bad_combinations(energy
     decode.ON, decode.WEIGHT, decode.ROUNDS, decode.TOP_PREDICATES, decode.CANDIDATES = \
         True, 2.5, 4, 5, 6
     decode.FILLER_TOP_K, decode.FILLER_RESCORE, decode.FILLER_DEMOTE_ONLY = 20, True, True
+    decode.FILLER_CENTER = True
     with pytest.raises(ValueError, match="MODEL.ENERGY_ON"):
         build_energy_decoder(energy_cfg, NUM_OBJ)
     energy_cfg.MODEL.ENERGY_ON = True
     decoder = build_energy_decoder(energy_cfg, NUM_OBJ)
     assert (decoder.weight, decoder.rounds, decoder.top_predicates, decoder.candidates,
-            decoder.filler_top_k, decoder.filler_rescore, decoder.filler_demote_only) == \
-        (2.5, 4, 5, 6, 20, True, True)
+            decoder.filler_top_k, decoder.filler_rescore, decoder.filler_demote_only,
+            decoder.filler_center) == (2.5, 4, 5, 6, 20, True, True, True)
     assert decoder.task is SGGTask.PREDCLS
     energy_cfg.TEST.ENERGY_REFINE = True
     with pytest.raises(ValueError, match="ENERGY_REFINE and TEST.ENERGY_DECODE.ON"):

@@ -92,8 +92,9 @@ def test_structure_plan_shares_the_main_grid_runs_and_adds_the_baselines():
     main = dict(plans.plan("main", "out"))
     runs = plans.plan("structure", "out")
     names = [name for name, _ in runs]
-    # trained, structured-EBM decoding, CE decoding, fillers rescored and demoted, screens
-    assert len(names) == len(set(names)) == 3 * 4 * 4 + 4 + 4 * 4 + 2 * 3 * 4 + 5
+    # trained, structured-EBM decoding, CE decoding, fillers rescored / demoted / centred,
+    # screens
+    assert len(names) == len(set(names)) == 3 * 4 * 4 + 4 + 4 * 4 + 3 * 4 + 4 + 3 * 4 + 5
     shared = [(name, overrides) for name, overrides in runs if name in main]
     # CE and the paper's EBM are the main grid's runs, with the very same overrides
     assert len(shared) == 3 * 4 * 2 and all(main[name] == ovr for name, ovr in shared)
@@ -142,12 +143,14 @@ def test_structure_plan_shares_the_main_grid_runs_and_adds_the_baselines():
         "ENERGY_MODEL.WEIGHT": os.path.join("energy_pretrain_add", "seed2", "energy_model.pth"),
         "TEST.ENERGY_DECODE.FILLER_TOP_K": "40", "TEST.ENERGY_DECODE.FILLER_RESCORE": "True"}
     assert fill[-2:] == plain[-2:]  # the CE model of the same seed
-    # the fillers only demoted: the rescored run plus FILLER_DEMOTE_ONLY, the same energy model
-    demote = structure["motifs_predcls_ce_decode_demote_seed1"]
-    rescored = structure["motifs_predcls_ce_decode_fill_seed1"]
-    assert dict(zip(demote[::2], demote[1::2])) == {
-        **dict(zip(rescored[::2], rescored[1::2])),
-        "TEST.ENERGY_DECODE.FILLER_DEMOTE_ONLY": "True"}
+    # the fillers only demoted (seed 0) or centred (every seed): the rescored run plus one key,
+    # the same energy model
+    for suffix, key, seed in (("demote", "FILLER_DEMOTE_ONLY", 0), ("center", "FILLER_CENTER", 1)):
+        variant = structure[f"motifs_predcls_ce_decode_{suffix}_seed{seed}"]
+        rescored = structure[f"motifs_predcls_ce_decode_fill_seed{seed}"]
+        assert dict(zip(variant[::2], variant[1::2])) == {
+            **dict(zip(rescored[::2], rescored[1::2])), f"TEST.ENERGY_DECODE.{key}": "True"}
+    assert "motifs_predcls_ce_decode_demote_seed1" not in structure
     assert [seed for seed, _ in plans.pretraining_runs("out")] == [0, 1, 2]
     seed, opts = plans.pretraining_runs("output/results")[2]
     assert opts[-2:] == ["OUTPUT_DIR", os.path.join("output", "energy_pretrain", "seed2")]

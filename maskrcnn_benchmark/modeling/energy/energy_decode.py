@@ -48,7 +48,13 @@ A filler that every candidate makes costlier then drops in the ranking. With
 FILLER_DEMOTE_ONLY the tilt is one-sided, ``-WEIGHT * max(E(with the candidate) - E(with
 background), 0)``: the energy can push a filler down but does not lift one (a filler is a
 pair both the head and the decoder labelled background); its triplet score rises only where the
-softmax's renormalisation moves mass from a demoted label to an untouched one.
+softmax's renormalisation moves mass from a demoted label to an untouched one. With
+FILLER_CENTER the energy changes of an image's fillers are first taken relative to their mean
+over the listed labels (``E(with the candidate) - E(with background) - mean over the image's
+fillers of that change for the listed label``): adding any relation raises the energy of a
+model pretrained on additions, so the uncentred tilt lowers every filler against the decoded
+relations; centred, the fillers keep their average level and are reordered among themselves,
+a filler costlier than the image's typical one dropping and a cheaper one rising.
 """
 
 from __future__ import annotations
@@ -267,17 +273,19 @@ class EnergyDecoder:
     def __init__(self, *, task: SGGTask, num_obj_classes: int, weight: float, rounds: int,
                  top_predicates: int, candidates: int, later_nms_thresh: float,
                  filler_top_k: int = 0, filler_rescore: bool = False,
-                 filler_demote_only: bool = False) -> None:
+                 filler_demote_only: bool = False, filler_center: bool = False) -> None:
         if weight < 0 or rounds < 0 or top_predicates < 2 or candidates < 1 or filler_top_k < 0:
             raise ValueError(
                 "TEST.ENERGY_DECODE needs WEIGHT >= 0, ROUNDS >= 0, TOP_PREDICATES >= 2, "
                 f"CANDIDATES >= 1 and FILLER_TOP_K >= 0; got {weight}, {rounds}, "
                 f"{top_predicates}, {candidates}, {filler_top_k}")
-        if filler_demote_only and not (filler_rescore and filler_top_k):
-            raise ValueError(
-                "TEST.ENERGY_DECODE.FILLER_DEMOTE_ONLY changes how fillers are rescored: set "
-                "TEST.ENERGY_DECODE.FILLER_RESCORE True and FILLER_TOP_K > 0 with it, or "
-                "FILLER_DEMOTE_ONLY False")
+        for key, on in (("FILLER_DEMOTE_ONLY", filler_demote_only),
+                        ("FILLER_CENTER", filler_center)):
+            if on and not (filler_rescore and filler_top_k):
+                raise ValueError(
+                    f"TEST.ENERGY_DECODE.{key} changes how fillers are rescored: set "
+                    "TEST.ENERGY_DECODE.FILLER_RESCORE True and FILLER_TOP_K > 0 with it, or "
+                    f"{key} False")
         self.task = task
         self.num_obj_classes = num_obj_classes
         self.weight = weight
@@ -288,6 +296,7 @@ class EnergyDecoder:
         self.filler_top_k = filler_top_k
         self.filler_rescore = filler_rescore
         self.filler_demote_only = filler_demote_only
+        self.filler_center = filler_center
         self.totals = {"batches": 0, "images": 0, "pairs": 0, "moved": 0, "rounds": 0,
                        "fillers": 0, "relisted": 0}
 
@@ -369,6 +378,9 @@ class EnergyDecoder:
             rows = torch.nonzero(chosen >= 0, as_tuple=False).squeeze(1)
             tilted = original.detach()[rows].float()
             delta = change_i[rows].float()
+            if self.filler_center and len(rows):
+                picked = (top_i[rows] == chosen[rows, None]).float()
+                delta = delta - (delta * picked).sum() / picked.sum()
             if self.filler_demote_only:
                 delta = delta.clamp(min=0.0)
             tilted.scatter_add_(1, top_i[rows], -self.weight * delta)
@@ -419,4 +431,4 @@ def build_energy_decoder(cfg, num_obj_classes: int) -> EnergyDecoder | None:
         top_predicates=decode.TOP_PREDICATES, candidates=decode.CANDIDATES,
         later_nms_thresh=cfg.TEST.RELATION.LATER_NMS_PREDICTION_THRES,
         filler_top_k=decode.FILLER_TOP_K, filler_rescore=decode.FILLER_RESCORE,
-        filler_demote_only=decode.FILLER_DEMOTE_ONLY)
+        filler_demote_only=decode.FILLER_DEMOTE_ONLY, filler_center=decode.FILLER_CENTER)
