@@ -528,6 +528,8 @@ _C.TEST.ENERGY_DECODE.FILLER_DEMOTE_ONLY = False
 # image's fillers (their listed labels), so the tilt reorders fillers among themselves instead
 # of lowering them all against the decoded relations.
 _C.TEST.ENERGY_DECODE.FILLER_CENTER = False
+# The energy's weight in the filler step (listing and rescoring); < 0: TEST.ENERGY_DECODE.WEIGHT.
+_C.TEST.ENERGY_DECODE.FILLER_WEIGHT = -1.0
 # SGB's scene graph detection on one's own images: tools/relation_test_net.py runs the SGDet
 # model over every file of CUSTUM_PATH (a folder, or a JSON list of image paths) instead of
 # evaluating, and writes custom_prediction.json and custom_data_info.json to DETECTED_SGG_DIR

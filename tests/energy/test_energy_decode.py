@@ -289,6 +289,20 @@ def test_demote_only_and_center_need_rescored_fillers():
         _decoder(filler_top_k=20, center=True)
 
 
+def test_filler_weight_replaces_weight_in_the_filler_step_only():
+    output = _output([[[3.0, 1.0, 0.8, 0.7]]])
+    energy = LabelPenalty([0.0, 2.0, 1.0, 0.0])
+    decoder = EnergyDecoder(task=SGGTask.PREDCLS, num_obj_classes=NUM_OBJ, weight=1.0, rounds=10,
+                            top_predicates=2, candidates=8, later_nms_thresh=0.3,
+                            filler_top_k=1, filler_rescore=True, filler_weight=0.1)
+    # at 0.1 the candidates are tilted by -0.2 and -0.1: label 1 (1.0 - 0.2) beats label 2
+    # (0.8 - 0.1) and is listed; label 3 (not evaluated) is capped at 0.8
+    assert decoder(energy, output).relation_logits[0][0].tolist() == pytest.approx(
+        [3.0, 0.8, 0.7, 0.7])
+    assert decoder.weight == 1.0 and decoder.filler_weight == 0.1
+    assert _decoder(weight=2.0).filler_weight == 2.0  # unset (None or < 0): WEIGHT
+
+
 def test_centred_fillers_are_reordered_among_themselves_not_lowered_together():
     # two fillers: row 0 lists label 2 (energy change 1), row 1 label 3 (change 0.5); every
     # label costs energy, so the plain tilt lowers both, row 0 below the background pairs
@@ -374,14 +388,15 @@ def test_build_energy_decoder_reads_the_keys_and_refuses_bad_combinations(energy
     decode.ON, decode.WEIGHT, decode.ROUNDS, decode.TOP_PREDICATES, decode.CANDIDATES = \
         True, 2.5, 4, 5, 6
     decode.FILLER_TOP_K, decode.FILLER_RESCORE, decode.FILLER_DEMOTE_ONLY = 20, True, True
-    decode.FILLER_CENTER = True
+    decode.FILLER_CENTER, decode.FILLER_WEIGHT = True, 0.5
     with pytest.raises(ValueError, match="MODEL.ENERGY_ON"):
         build_energy_decoder(energy_cfg, NUM_OBJ)
     energy_cfg.MODEL.ENERGY_ON = True
     decoder = build_energy_decoder(energy_cfg, NUM_OBJ)
     assert (decoder.weight, decoder.rounds, decoder.top_predicates, decoder.candidates,
             decoder.filler_top_k, decoder.filler_rescore, decoder.filler_demote_only,
-            decoder.filler_center) == (2.5, 4, 5, 6, 20, True, True, True)
+            decoder.filler_center, decoder.filler_weight) == (2.5, 4, 5, 6, 20, True, True, True,
+                                                              0.5)
     assert decoder.task is SGGTask.PREDCLS
     energy_cfg.TEST.ENERGY_REFINE = True
     with pytest.raises(ValueError, match="ENERGY_REFINE and TEST.ENERGY_DECODE.ON"):

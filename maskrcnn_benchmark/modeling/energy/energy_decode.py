@@ -55,6 +55,7 @@ fillers of that change for the listed label``): adding any relation raises the e
 model pretrained on additions, so the uncentred tilt lowers every filler against the decoded
 relations; centred, the fillers keep their average level and are reordered among themselves,
 a filler costlier than the image's typical one dropping and a cheaper one rising.
+FILLER_WEIGHT (>= 0) replaces WEIGHT in the filler step (listing and tilt); below 0 it is WEIGHT.
 """
 
 from __future__ import annotations
@@ -273,7 +274,8 @@ class EnergyDecoder:
     def __init__(self, *, task: SGGTask, num_obj_classes: int, weight: float, rounds: int,
                  top_predicates: int, candidates: int, later_nms_thresh: float,
                  filler_top_k: int = 0, filler_rescore: bool = False,
-                 filler_demote_only: bool = False, filler_center: bool = False) -> None:
+                 filler_demote_only: bool = False, filler_center: bool = False,
+                 filler_weight: float | None = None) -> None:
         if weight < 0 or rounds < 0 or top_predicates < 2 or candidates < 1 or filler_top_k < 0:
             raise ValueError(
                 "TEST.ENERGY_DECODE needs WEIGHT >= 0, ROUNDS >= 0, TOP_PREDICATES >= 2, "
@@ -297,6 +299,7 @@ class EnergyDecoder:
         self.filler_rescore = filler_rescore
         self.filler_demote_only = filler_demote_only
         self.filler_center = filler_center
+        self.filler_weight = weight if filler_weight is None or filler_weight < 0 else filler_weight
         self.totals = {"batches": 0, "images": 0, "pairs": 0, "moved": 0, "rounds": 0,
                        "fillers": 0, "relisted": 0}
 
@@ -362,7 +365,7 @@ class EnergyDecoder:
             offset += len(logits)
         listed, top, change = list_filler_labels(
             energy_model, graph, image_embedding, log_probs, labels, fillers,
-            weight=self.weight, top_predicates=self.top_predicates)
+            weight=self.filler_weight, top_predicates=self.top_predicates)
         counts = [len(r) for r in relation_logits]
         out, relisted = [], 0
         for logits, original, chosen, top_i, change_i in zip(
@@ -383,7 +386,7 @@ class EnergyDecoder:
                 delta = delta - (delta * picked).sum() / picked.sum()
             if self.filler_demote_only:
                 delta = delta.clamp(min=0.0)
-            tilted.scatter_add_(1, top_i[rows], -self.weight * delta)
+            tilted.scatter_add_(1, top_i[rows], -self.filler_weight * delta)
             cap = tilted.gather(1, chosen[rows, None])
             outside = torch.ones_like(tilted, dtype=torch.bool)
             outside[:, 0] = False
@@ -431,4 +434,5 @@ def build_energy_decoder(cfg, num_obj_classes: int) -> EnergyDecoder | None:
         top_predicates=decode.TOP_PREDICATES, candidates=decode.CANDIDATES,
         later_nms_thresh=cfg.TEST.RELATION.LATER_NMS_PREDICTION_THRES,
         filler_top_k=decode.FILLER_TOP_K, filler_rescore=decode.FILLER_RESCORE,
-        filler_demote_only=decode.FILLER_DEMOTE_ONLY, filler_center=decode.FILLER_CENTER)
+        filler_demote_only=decode.FILLER_DEMOTE_ONLY, filler_center=decode.FILLER_CENTER,
+        filler_weight=decode.FILLER_WEIGHT)
