@@ -94,7 +94,9 @@ def test_structure_plan_shares_the_main_grid_runs_and_adds_the_baselines():
     names = [name for name, _ in runs]
     # trained, structured-EBM decoding, CE decoding, fillers rescored / demoted / centred,
     # screens
-    assert len(names) == len(set(names)) == 3 * 4 * 4 + 4 + 4 * 4 + 3 * 4 + 4 + 3 * 4 + 5
+    # (CE and the rescored fillers also on seeds 3-4)
+    assert len(names) == len(set(names)) == \
+        3 * 4 * 4 + 2 * 4 + 4 + 4 * 4 + 5 * 4 + 4 + 4 + 5
     shared = [(name, overrides) for name, overrides in runs if name in main]
     # CE and the paper's EBM are the main grid's runs, with the very same overrides
     assert len(shared) == 3 * 4 * 2 and all(main[name] == ovr for name, ovr in shared)
@@ -143,14 +145,22 @@ def test_structure_plan_shares_the_main_grid_runs_and_adds_the_baselines():
         "ENERGY_MODEL.WEIGHT": os.path.join("energy_pretrain_add", "seed2", "energy_model.pth"),
         "TEST.ENERGY_DECODE.FILLER_TOP_K": "40", "TEST.ENERGY_DECODE.FILLER_RESCORE": "True"}
     assert fill[-2:] == plain[-2:]  # the CE model of the same seed
-    # the fillers only demoted (seed 0) or centred (every seed): the rescored run plus one key,
-    # the same energy model
-    for suffix, key, seed in (("demote", "FILLER_DEMOTE_ONLY", 0), ("center", "FILLER_CENTER", 1)):
-        variant = structure[f"motifs_predcls_ce_decode_{suffix}_seed{seed}"]
-        rescored = structure[f"motifs_predcls_ce_decode_fill_seed{seed}"]
+    # the fillers only demoted or centred (seed-0 screens): the rescored run plus one key, the
+    # same energy model
+    for suffix, key in (("demote", "FILLER_DEMOTE_ONLY"), ("center", "FILLER_CENTER")):
+        variant = structure[f"vctree_sgcls_ce_decode_{suffix}_seed0"]
+        rescored = structure["vctree_sgcls_ce_decode_fill_seed0"]
         assert dict(zip(variant[::2], variant[1::2])) == {
             **dict(zip(rescored[::2], rescored[1::2])), f"TEST.ENERGY_DECODE.{key}": "True"}
-    assert "motifs_predcls_ce_decode_demote_seed1" not in structure
+        assert f"motifs_predcls_ce_decode_{suffix}_seed1" not in structure
+    # seeds 3-4: CE trained as on the main grid, decoded with fillers rescored, nothing else
+    assert structure["vctree_sgcls_ce_seed4"] == plans.run_overrides("vctree", "sgcls", False, 4)
+    fill4 = structure["vctree_sgcls_ce_decode_fill_seed4"]
+    assert fill4[-1] == os.path.join("out", "vctree_sgcls_ce_seed4", "model_final.pth")
+    assert fill4[fill4.index("ENERGY_MODEL.WEIGHT") + 1] == os.path.join(
+        "energy_pretrain_add", "seed4", "energy_model.pth")
+    assert not [name for name in structure if name.endswith(("seed3", "seed4"))
+                and not name.endswith(("_ce_seed3", "_ce_seed4", "_fill_seed3", "_fill_seed4"))]
     assert [seed for seed, _ in plans.pretraining_runs("out")] == [0, 1, 2]
     seed, opts = plans.pretraining_runs("output/results")[2]
     assert opts[-2:] == ["OUTPUT_DIR", os.path.join("output", "energy_pretrain", "seed2")]
