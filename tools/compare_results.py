@@ -8,7 +8,8 @@ A comma-separated list of run folders is one column with mean ± std over them (
 synthetic benchmark the structure metrics (ctxR, ctx-mR, viol, viol-any; viol in violations per
 image) follow; --joint-decode reads the results re-decoded under the scene rules
 (TEST.RELATION.JOINT_DECODE, inference/<dataset>_joint_decode/); --violations adds the
-violations per image of each rule kind (viol[pair]@K, ...). A column name=DIR:joint reads
+violations per image of each rule kind (viol[pair]@K, ...), --per-predicate K the recall
+at K of each predicate class (R[on]@K, ...). A column name=DIR:joint reads
 one column's runs that way, e.g. to put a run and its joint decoding side by side:
 
     python tools/compare_results.py CE=out/ce "CE + joint=out/ce:joint"
@@ -41,6 +42,8 @@ def main() -> None:
     parser.add_argument("--dataset", default=None, help="dataset folder under inference/")
     parser.add_argument("--violations", action="store_true",
                         help="also the violations per image of each rule kind (synthetic data)")
+    parser.add_argument("--per-predicate", type=int, default=None, metavar="K",
+                        choices=(20, 50, 100), help="also the recall at K of each predicate")
     parser.add_argument("--joint-decode", action="store_true",
                         help="read every run's TEST.RELATION.JOINT_DECODE results")
     args = parser.parse_args()
@@ -62,7 +65,9 @@ def main() -> None:
     metrics = list(first) if args.all else (
         MAIN_METRICS + [k for k in first if k.startswith("fsR@20")]
         + [k for k in MAIN_STRUCTURE if k in first]
-        + [k for k in first if args.violations and k.startswith("viol[")])
+        + [k for k in first if args.violations and k.startswith("viol[")]
+        + [k for k in first if args.per_predicate and k.startswith("R[")
+           and k.endswith(f"@{args.per_predicate}")])
     sys.stdout.write(comparison_table(columns, metrics) + "\n")
 
 

@@ -59,7 +59,8 @@ def load_eval_results(output_dir: str, dataset: str | None = None,
 
 
 def metric_rows(results: Mapping, ks: Sequence[int] = (20, 50, 100)) -> dict[str, float | None]:
-    """Flatten one run to ``{"R@20": .., "mR@50": .., "zsR@20": .., "fsR@20 (1-5)": ..}``."""
+    """Flatten one run to ``{"R@20": .., "mR@50": .., "zsR@20": .., "fsR@20 (1-5)": ..,
+    "R[on]@20": ..}``."""
     rows: dict[str, float | None] = {}
     for name in ("R", "mR", "ngR", "ng-mR"):
         for k in ks:
@@ -80,6 +81,11 @@ def metric_rows(results: Mapping, ks: Sequence[int] = (20, 50, 100)) -> dict[str
     for kind, per_k in by_kind.items():
         for k in ks:
             rows[f"viol[{kind}]@{k}"] = per_k[str(k)]
+    # recall of each predicate class: ``R[on]@20`` (None where the test set has no instance)
+    per_predicate = results.get("per_predicate") or {}
+    for index, name in enumerate(per_predicate.get("names", [])):
+        for k in ks:
+            rows[f"R[{name}]@{k}"] = per_predicate["R"][str(k)][index]
     detection = results.get("detection") or {}
     if detection.get("mAP@0.5") is not None:
         rows["mAP@0.5"] = detection["mAP@0.5"]

@@ -21,6 +21,8 @@ def _results(r20: float, m20: float, zs: float | None) -> dict:
             "1-5": {"kind": "few-shot bin", "R": {"20": 0.3, "50": 0.4, "100": 0.5}},
         },
         "detection": {"mAP@0.5": 0.75},
+        "per_predicate": {"names": ["on", "has"],
+                          "R": {k: [r20 / 2, None] for k in ("20", "50", "100")}},
     }
 
 
@@ -29,6 +31,7 @@ def test_metric_rows_flatten_groups_and_detection():
     assert rows["R@50"] == pytest.approx(0.6) and rows["mR@100"] == 0.2
     assert rows["zsR@20"] is None and rows["fsR@50 (1-5)"] == 0.4
     assert rows["mAP@0.5"] == 0.75 and "A@20" not in rows
+    assert rows["R[on]@50"] == 0.25 and rows["R[has]@20"] is None
 
 
 def test_aggregate_mean_and_sample_std_skip_missing():

@@ -77,3 +77,19 @@ def test_violations_by_rule_kind_are_count_rows_behind_a_flag(tmp_path, monkeypa
         # counts per image, not percent
         assert ("| viol[pair]@50 | 2.50 | 2.50 | +0.00 |" in out) is shown
     assert "| viol[one_support]@20 | 0.50 | 0.50 | +0.00 |" in out
+
+
+def test_per_predicate_recall_rows_behind_a_flag(tmp_path, monkeypatch, capsys):
+    results = _results(0.5, ctx=0.25, viol=1.5)
+    per = {"names": ["on", "of"], "R": {"20": [0.8, 0.9], "50": [0.85, 0.95], "100": [0.9, 1.0]}}
+    _write(tmp_path / "a" / "inference" / "syn_test", {**results, "per_predicate": per})
+    per_b = {**per, "R": {**per["R"], "20": [0.82, 0.45]}}
+    _write(tmp_path / "b" / "inference" / "syn_test", {**results, "per_predicate": per_b})
+    for flag, shown in (([], False), (["--per-predicate", "20"], True)):
+        monkeypatch.setattr(sys, "argv", ["compare_results.py", *flag, f"A={tmp_path / 'a'}",
+                                          f"B={tmp_path / 'b'}"])
+        runpy.run_path(str(REPO / "tools" / "compare_results.py"), run_name="__main__")
+        out = capsys.readouterr().out
+        assert ("| R[of]@20 | 90.00 | 45.00 | -45.00 |" in out) is shown
+        assert ("| R[on]@20 | 80.00 | 82.00 | +2.00 |" in out) is shown
+        assert "R[of]@50" not in out
