@@ -330,6 +330,9 @@ _C.ENERGY_MODEL.HARD_NEGATIVES.SOURCE = "frequency"
 # Probability that an edge change adds a relation on a background pair (its predicate drawn
 # from SOURCE) instead of relabelling a GT relation (new); 0 = relabellings only.
 _C.ENERGY_MODEL.HARD_NEGATIVES.ADDITIONS = 0.0
+# Probability that a changed GT relation is deleted (set to background) instead of relabelled
+# (new); 0 = no deletions.
+_C.ENERGY_MODEL.HARD_NEGATIVES.DELETIONS = 0.0
 # Weights of the energy model alone (new): a file written by tools/energy_pretrain_net.py (or
 # any state dict of the energy model), loaded when relation training starts from scratch (a
 # resumed run takes the energy model from its checkpoint). Empty = random initialisation.

@@ -246,3 +246,30 @@ def test_additions_fall_back_to_the_other_kind_and_zero_keeps_the_draws():
     assert all((edges[1] == 0) for _, edges, _ in plain)  # the background edge never moves
     with pytest.raises(ValueError, match="ADDITIONS is a probability"):
         _sampler(additions=1.5)
+
+
+def test_deletions_set_gt_relations_to_background_at_the_given_rate_and_zero_keeps_the_draws():
+    node_labels = torch.tensor([1, 2, 1, 2])
+    pairs = torch.tensor([[s, o] for s in range(4) for o in range(4) if s != o])
+    edge_labels = torch.zeros(len(pairs), dtype=torch.long)
+    edge_labels[0], edge_labels[7], edge_labels[9] = 1, 2, 4
+    sampler = _sampler(num_changes=(2,), source="frequency", prior=_prior(), deletions=0.4)
+    deleted = relabelled = 0
+    for nodes, edges, k in _draws(sampler, node_labels, edge_labels, pairs, 400):
+        changed = (edges != edge_labels).nonzero(as_tuple=True)[0]
+        assert k == 2 and len(changed) == 2 and torch.equal(nodes, node_labels)
+        assert bool((edge_labels[changed] > 0).all())  # only GT relations change
+        deleted += int((edges[changed] == 0).sum())
+        relabelled += int((edges[changed] > 0).sum())
+    assert deleted + relabelled == 800
+    assert 0.34 < deleted / 800 < 0.46  # binomial(800, 0.4): 3.5 standard deviations
+    # every change a deletion at 1.0; deletions 0 draws exactly what the sampler drew before
+    for _, edges, k in _draws(_sampler(num_changes=(3,), deletions=1.0), node_labels,
+                              edge_labels, pairs, 20):
+        assert k == 3 and int((edges > 0).sum()) == 0
+    plain = _draws(_sampler(num_changes=(1, 2)), node_labels, edge_labels, pairs, 50)
+    zero = _draws(_sampler(num_changes=(1, 2), deletions=0.0), node_labels, edge_labels,
+                  pairs, 50)
+    assert all(torch.equal(a[1], b[1]) and a[2] == b[2] for a, b in zip(plain, zero))
+    with pytest.raises(ValueError, match="DELETIONS is a probability"):
+        _sampler(deletions=-0.1)

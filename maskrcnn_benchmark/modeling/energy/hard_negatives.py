@@ -12,6 +12,10 @@ be changed. Which labels change:
   with probability ``additions`` and a relabelling of a foreground edge otherwise, falling back
   to the other kind once one has no unchanged edge left. Without additions the energy model
   never sees a graph with an extra relation, which is what a decoder's false positives are.
+  With ``deletions`` > 0 a chosen foreground edge is set to background (a *deletion*) with
+  probability ``deletions`` instead of being relabelled: without deletions the energy model
+  never sees a graph with a relation missing, so it cannot tell the first link an "exactly
+  one" rule requires from a second one the rule forbids.
 - Mixing rule: each of the k changes is a node change with probability 1/2 and an edge change
   otherwise, falling back to the other kind once one kind has no unchanged label left; the
   labels of a kind are then picked uniformly without replacement.
@@ -132,11 +136,13 @@ class HardNegativeSampler:
     num_rel_classes: int
     prior: LabelPrior | None = None
     additions: float = 0.0
+    deletions: float = 0.0
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.additions <= 1.0:
-            raise ValueError("ENERGY_MODEL.HARD_NEGATIVES.ADDITIONS is a probability in "
-                             f"[0, 1], got {self.additions}")
+        for key, value in (("ADDITIONS", self.additions), ("DELETIONS", self.deletions)):
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"ENERGY_MODEL.HARD_NEGATIVES.{key} is a probability in "
+                                 f"[0, 1], got {value}")
         if self.num < 1:
             raise ValueError(f"ENERGY_MODEL.HARD_NEGATIVES.NUM must be >= 1 to sample, got "
                              f"{self.num}")
@@ -183,7 +189,11 @@ class HardNegativeSampler:
         # (no randperm without additions: the RNG stream stays that of relabellings only)
         added_edges = (empty_pool[torch.randperm(len(empty_pool))[:num_added]] if num_added
                        else empty_pool[:0])
-        for edge in chosen_edges.tolist() + added_edges.tolist():
+        # (no draw without deletions: the RNG stream stays that of the runs before them)
+        deleted = (torch.rand(len(chosen_edges)) < self.deletions if self.deletions > 0
+                   else torch.zeros(len(chosen_edges), dtype=torch.bool))
+        edges[chosen_edges[deleted]] = 0
+        for edge in chosen_edges[~deleted].tolist() + added_edges.tolist():
             old = int(edge_labels[edge])
             if self.source == "frequency":
                 subject, obj = pairs[edge].tolist()

@@ -326,7 +326,8 @@ def build_hard_negative_sampler(cfg, task: SGGTask, num_obj_classes: int, num_re
     return HardNegativeSampler(
         num=hard.NUM, num_changes=tuple(hard.NUM_CHANGES), source=hard.SOURCE,
         change_nodes=task.free_nodes, num_obj_classes=num_obj_classes,
-        num_rel_classes=num_rel_classes, prior=prior, additions=hard.ADDITIONS)
+        num_rel_classes=num_rel_classes, prior=prior, additions=hard.ADDITIONS,
+        deletions=hard.DELETIONS)
 
 
 def build_energy_objective(cfg, num_obj_classes: int, num_rel_classes: int,

@@ -157,7 +157,7 @@ def _sampler_changes(graph: PredicateGraph, ks: Sequence[int], count: int,
         one_k = HardNegativeSampler(num=1, num_changes=(k,), source=sampler.source,
                                     change_nodes=False, num_obj_classes=sampler.num_obj_classes,
                                     num_rel_classes=sampler.num_rel_classes, prior=sampler.prior,
-                                    additions=sampler.additions)
+                                    additions=sampler.additions, deletions=sampler.deletions)
         for _ in range(count):
             _, predicates, changed = one_k.draw(graph.labels, graph.predicates, graph.pairs)
             if changed == k:

@@ -88,7 +88,8 @@ def pretrain_energy_model(cfg) -> dict[str, Any]:
     sampler = HardNegativeSampler(
         num=energy.HARD_NEGATIVES.NUM, num_changes=tuple(energy.HARD_NEGATIVES.NUM_CHANGES),
         source=energy.HARD_NEGATIVES.SOURCE, change_nodes=False, num_obj_classes=num_obj,
-        num_rel_classes=num_rel, prior=prior, additions=energy.HARD_NEGATIVES.ADDITIONS)
+        num_rel_classes=num_rel, prior=prior, additions=energy.HARD_NEGATIVES.ADDITIONS,
+        deletions=energy.HARD_NEGATIVES.DELETIONS)
     model = build_energy_model(cfg, 0, num_obj, num_rel).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=pretrain.LR)
     energy_loss = build_energy_loss(cfg)
@@ -183,7 +184,8 @@ def _settings(cfg) -> dict[str, Any]:
             "hard_negatives": energy.HARD_NEGATIVES.NUM,
             "num_changes": list(energy.HARD_NEGATIVES.NUM_CHANGES),
             "source": energy.HARD_NEGATIVES.SOURCE,
-            "additions": energy.HARD_NEGATIVES.ADDITIONS, "epochs": energy.PRETRAIN.EPOCHS,
+            "additions": energy.HARD_NEGATIVES.ADDITIONS,
+            "deletions": energy.HARD_NEGATIVES.DELETIONS, "epochs": energy.PRETRAIN.EPOCHS,
             "lr": energy.PRETRAIN.LR, "batch_size": energy.PRETRAIN.BATCH_SIZE,
             "max_pairs": energy.PRETRAIN.MAX_PAIRS, "device": cfg.MODEL.DEVICE,
             "threads": torch.get_num_threads()}
