@@ -4,7 +4,8 @@ For every GT triplet (subject, object, predicate) of the chosen predicate, the p
 pair in the post-processor's ranking (``rel_pair_idxs`` is stored in rank order), whether the
 pair is listed with that predicate, and whether the most probable label in the run's saved
 scores (the head's, after any test-time decoding) is background (a "filler": ranked by its
-best foreground probability although the scores say "no relation"). Used to see which hits a test-time decoder moves out of the top K.
+best foreground probability although the scores say "no relation"). Used to see which hits
+a test-time decoder moves out of the top K.
 """
 
 from __future__ import annotations
