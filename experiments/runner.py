@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -50,17 +51,19 @@ def select(runs: list[Run], patterns: list[str]) -> list[Run]:
 
 
 def claim(out: str) -> bool:
-    """Take the run folder for this process; False when a live runner holds it."""
+    """Take the folder for this worker (process and thread); False when another live runner,
+    or another worker thread of this one, holds it."""
     path = os.path.join(out, ".claim")
+    me = (os.getpid(), threading.get_ident())
     for _ in range(2):
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
             try:
                 with open(path) as handle:
-                    pid = int(handle.read().strip() or 0)
-                os.kill(pid, 0)
-                return pid == os.getpid()
+                    holder = [int(part) for part in handle.read().split()] or [0]
+                os.kill(holder[0], 0)
+                return holder[0] == me[0] and holder[1:] in ([], [me[1]])
             except (ValueError, ProcessLookupError, FileNotFoundError):
                 try:
                     os.remove(path)  # the holder died: take the run over
@@ -70,7 +73,7 @@ def claim(out: str) -> bool:
             except PermissionError:
                 return False
         with os.fdopen(fd, "w") as handle:
-            handle.write(str(os.getpid()))
+            handle.write(f"{me[0]} {me[1]}")
         return True
     return False
 

@@ -4,6 +4,8 @@ import logging
 import os
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -35,9 +37,14 @@ def test_claim_is_exclusive_and_taken_over_from_a_dead_runner(tmp_path):
     finally:
         holder.kill()
         holder.wait()
-    # the holder died: the claim is taken over and now names this process
+    # the holder died: the claim is taken over and now names this process and thread
     assert claim(str(tmp_path))
-    assert (tmp_path / ".claim").read_text() == str(os.getpid())
+    assert (tmp_path / ".claim").read_text() == f"{os.getpid()} {threading.get_ident()}"
+    # another worker thread of this runner does not get it (two workers once pretrained the
+    # same energy model into one folder at once)
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(claim, str(tmp_path)).result() is False
+    assert claim(str(tmp_path))
 
 
 def test_refinement_run_waits_for_its_training_run(tmp_path, caplog):
