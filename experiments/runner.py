@@ -107,7 +107,7 @@ def execute(run: Run, *, output_root: str, config: str, extra_opts: list[str]) -
             code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT,
                                   env=env).returncode
     finally:
-        os.remove(os.path.join(out, ".claim"))
+        _release(out)
     logger.info("%s: %s", "finished" if code == 0 else f"FAILED ({code})", name)
     return name, code
 
@@ -121,9 +121,15 @@ def _pretrain_energy_if_needed(name: str, opts: list[str], config: str) -> int |
     if "ENERGY_MODEL.WEIGHT" not in opts:
         return None
     weight = opts[opts.index("ENERGY_MODEL.WEIGHT") + 1]
-    if os.path.isfile(weight):
-        return None
     folder = os.path.dirname(weight) or "."
+    if os.path.isfile(weight):
+        # a pretraining still running writes the file after every epoch: wait for its end
+        if not os.path.exists(os.path.join(folder, ".claim")) or claim(folder):
+            _release(folder)
+            return None
+        logger.info("waiting (another runner still pretrains %s; run this command again "
+                    "later): %s", weight, name)
+        return 0
     if os.path.basename(weight) != PRETRAINED_FILE:
         raise ExperimentError(f"{name}: ENERGY_MODEL.WEIGHT {weight} does not exist and is not "
                               f"the {PRETRAINED_FILE} that tools/energy_pretrain_net.py writes")
@@ -142,12 +148,20 @@ def _pretrain_energy_if_needed(name: str, opts: list[str], config: str) -> int |
             code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT,
                                   env={**os.environ, "OMP_NUM_THREADS": "1"}).returncode
     finally:
-        os.remove(os.path.join(folder, ".claim"))
+        _release(folder)
     if code != 0 or not os.path.isfile(weight):
         logger.info("FAILED (%s) pretraining %s: see %s; %s not started", code, weight,
                     os.path.join(folder, "pretrain.log"), name)
         return code or 1
     return None
+
+
+def _release(folder: str) -> None:
+    """Drop this worker's claim on ``folder`` (nothing if there is none)."""
+    try:
+        os.remove(os.path.join(folder, ".claim"))
+    except FileNotFoundError:
+        pass
 
 
 def run_all(runs: list[Run], *, workers: int, output_root: str, config: str,

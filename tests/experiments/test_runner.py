@@ -142,6 +142,20 @@ def test_missing_pretrained_energy_model_is_pretrained_first(tmp_path, monkeypat
     assert calls[4][1:] == [str(REPO / "tools" / "energy_pretrain_net.py"), "--config-file",
                             "base.yaml", "SEED", "1", "OUTPUT_DIR", os.path.dirname(add)]
     assert calls[5][1].endswith("relation_test_net.py") and os.path.isfile(add)
+    # a weight file whose pretraining still runs elsewhere (it writes the file every epoch):
+    # the run waits and starts nothing; once that runner is gone, it goes ahead
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        (tmp_path / "energy_pretrain_add" / "seed1" / ".claim").write_text(str(holder.pid))
+        later = ("y_ce_decode_fill_seed1", decode[1])
+        assert runner.execute(later, **opts) == ("y_ce_decode_fill_seed1", 0)
+        assert len(calls) == 6 and "still pretrains" in caplog.text
+    finally:
+        holder.kill()
+        holder.wait()
+    assert runner.execute(later, **opts) == ("y_ce_decode_fill_seed1", 0)
+    assert len(calls) == 7 and calls[6][1].endswith("relation_test_net.py")
+    assert not (tmp_path / "energy_pretrain_add" / "seed1" / ".claim").exists()
 
 
 def test_run_all_refuses_a_missing_config(tmp_path):
