@@ -92,23 +92,22 @@ def test_structure_plan_shares_the_main_grid_runs_and_adds_the_baselines():
     main = dict(plans.plan("main", "out"))
     runs = plans.plan("structure", "out")
     names = [name for name, _ in runs]
-    # trained, structured-EBM decoding, CE decoding, fillers rescored / demoted / centred,
-    # screens
-    # (CE and the rescored fillers also on seeds 3-4)
-    assert len(names) == len(set(names)) == \
-        3 * 4 * 4 + 2 * 4 + 4 + 4 * 4 + 5 * 4 + 4 + 4 + 5
+    # trained (CE, confidence penalty, the paper's EBM; seeds 0-4), plain decoding (seeds 0-4,
+    # weight 3 on seed 0), fillers rescored (seeds 0-4) / demoted / centred (seed 0), screens
+    assert len(names) == len(set(names)) == 5 * 4 * 3 + 5 * 4 + 4 + 5 * 4 + 4 + 4 + 6
     shared = [(name, overrides) for name, overrides in runs if name in main]
     # CE and the paper's EBM are the main grid's runs, with the very same overrides
     assert len(shared) == 3 * 4 * 2 and all(main[name] == ovr for name, ovr in shared)
     structure = dict(runs)
     assert structure["vctree_sgcls_ce_confpen_seed2"] == main["vctree_sgcls_ce_seed2"] + [
         "MODEL.ROI_RELATION_HEAD.CONFIDENCE_PENALTY", "0.1"]
-    struct = structure["motifs_predcls_ebm_struct_seed1"]
-    assert struct[:len(main["motifs_predcls_ebm_seed1"])] == main["motifs_predcls_ebm_seed1"]
+    # the structured EBM is a Motifs PredCls seed-0 screen, with no decoding runs of its own
+    struct = structure["motifs_predcls_ebm_struct_seed0"]
+    assert struct[:len(main["motifs_predcls_ebm_seed0"])] == main["motifs_predcls_ebm_seed0"]
     assert struct[struct.index("ENERGY_MODEL.POSITIVE_GRAPH") + 1] == "matched"
-    decode = structure["vctree_predcls_ebm_struct_decode_seed0"]
-    assert decode[-4:] == ["TEST.ENERGY_DECODE.ON", "True", "MODEL.WEIGHT", os.path.join(
-        "out", "vctree_predcls_ebm_struct_seed0", "model_final.pth")]
+    assert not [name for name in structure if "struct" in name and not name.startswith(
+        "motifs_predcls_ebm_struct") or "struct" in name and not name.endswith("_seed0")]
+    assert not [name for name in structure if "struct_decode" in name]
     # screening variants differ from the structured EBM in exactly the named keys
     finetuned = dict(zip(*[iter(structure["motifs_predcls_ebm_struct_finetuned_seed0"])] * 2))
     full = dict(zip(*[iter(structure["motifs_predcls_ebm_struct_seed0"])] * 2))
@@ -116,11 +115,11 @@ def test_structure_plan_shares_the_main_grid_runs_and_adds_the_baselines():
         "ENERGY_MODEL.LOSS_WEIGHT", "SOLVER.ENERGY_LR_FACTOR"}
     assert finetuned["ENERGY_MODEL.LOSS_WEIGHT"] == "0.1"
     # the structured runs load their seed's pretrained energy model, except "nopretrain"
-    weight = os.path.join("energy_pretrain", "seed1", "energy_model.pth")
+    weight = os.path.join("energy_pretrain", "seed0", "energy_model.pth")
     assert struct[-2:] == ["ENERGY_MODEL.WEIGHT", weight]
-    assert plans.pretrained_energy("output/results", 1) == os.path.join("output", weight)
+    assert plans.pretrained_energy("output/results", 1) == os.path.join(
+        "output", "energy_pretrain", "seed1", "energy_model.pth")
     assert "ENERGY_MODEL.WEIGHT" not in structure["motifs_predcls_ebm_struct_nopretrain_seed0"]
-    assert "ENERGY_MODEL.WEIGHT" not in decode  # the trained model holds its energy model
     ce_decode = structure["motifs_sgcls_ce_decode_seed0"]
     assert ce_decode[ce_decode.index("MODEL.ENERGY_ON") + 1] == "True"
     assert ce_decode[-8:] == ["ENERGY_MODEL.WEIGHT", os.path.join("energy_pretrain", "seed0",
@@ -153,15 +152,26 @@ def test_structure_plan_shares_the_main_grid_runs_and_adds_the_baselines():
         assert dict(zip(variant[::2], variant[1::2])) == {
             **dict(zip(rescored[::2], rescored[1::2])), f"TEST.ENERGY_DECODE.{key}": "True"}
         assert f"motifs_predcls_ce_decode_{suffix}_seed1" not in structure
-    # seeds 3-4: CE trained as on the main grid, decoded with fillers rescored, nothing else
+    # seeds 3-4: every method of the comparison, trained as on seeds 0-2 (the paper's EBM as
+    # on the main grid, which keeps seeds 0-2), decoded plain and with fillers rescored
     assert structure["vctree_sgcls_ce_seed4"] == plans.run_overrides("vctree", "sgcls", False, 4)
+    assert structure["motifs_predcls_ebm_seed3"] == plans.run_overrides("motifs", "predcls",
+                                                                         True, 3)
+    assert "motifs_predcls_ebm_seed3" not in main
+    assert structure["motifs_sgcls_ce_confpen_seed4"] == structure["motifs_sgcls_ce_seed4"] + [
+        "MODEL.ROI_RELATION_HEAD.CONFIDENCE_PENALTY", "0.1"]
+    decode3 = structure["vctree_predcls_ce_decode_seed3"]
+    assert decode3[decode3.index("ENERGY_MODEL.WEIGHT") + 1] == os.path.join(
+        "energy_pretrain", "seed3", "energy_model.pth")
     fill4 = structure["vctree_sgcls_ce_decode_fill_seed4"]
     assert fill4[-1] == os.path.join("out", "vctree_sgcls_ce_seed4", "model_final.pth")
     assert fill4[fill4.index("ENERGY_MODEL.WEIGHT") + 1] == os.path.join(
         "energy_pretrain_add", "seed4", "energy_model.pth")
-    assert not [name for name in structure if name.endswith(("seed3", "seed4"))
-                and not name.endswith(("_ce_seed3", "_ce_seed4", "_fill_seed3", "_fill_seed4"))]
-    assert [seed for seed, _ in plans.pretraining_runs("out")] == [0, 1, 2]
+    extra = sorted(name.rsplit("_seed", 1)[0] for name in structure
+                   if name.endswith(("seed3", "seed4")))
+    assert extra == sorted(f"{p}_{t}_{m}" for p, t in plans.STRUCTURE_SETTINGS for m in (
+        "ce", "ce_confpen", "ebm", "ce_decode", "ce_decode_fill") for _ in (3, 4))
+    assert [seed for seed, _ in plans.pretraining_runs("out")] == [0, 1, 2, 3, 4]
     seed, opts = plans.pretraining_runs("output/results")[2]
     assert opts[-2:] == ["OUTPUT_DIR", os.path.join("output", "energy_pretrain", "seed2")]
 
