@@ -19,10 +19,12 @@ from maskrcnn_benchmark.data.datasets.vg_format import DICTS_NAME
 from maskrcnn_benchmark.modeling.energy import build_gt_graph
 from maskrcnn_benchmark.modeling.energy.diagnostics import (
     GRAPH_FEATURES,
+    LINK_KINDS,
     PredicateGraph,
     SceneRules,
     Variant,
     graph_statistics,
+    link_changes,
     random_changes,
     ranking_test,
     rule_breaking_changes,
@@ -156,6 +158,47 @@ def test_rule_breaking_changes_keep_pair_rules_and_break_scene_rules(gt_graphs):
                 assert all(rules.pair_allowed(graph, int(e), int(variant.predicates[e]))
                            for e in changed)
     assert min(counted.values()) >= 5
+
+
+def _all_pairs(graph):
+    """The graph on every ordered pair of its objects, background (0) on the unannotated ones."""
+    n = len(graph.labels)
+    index = torch.arange(n)
+    pairs = torch.cartesian_prod(index, index)
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    predicates = torch.zeros(len(pairs), dtype=torch.long)
+    for (s, o), p in zip(graph.pairs.tolist(), graph.predicates.tolist()):
+        predicates[s * (n - 1) + o - (o > s)] = p
+    return PredicateGraph(graph.image, graph.labels, graph.boxes, pairs, predicates)
+
+
+def test_link_changes_remove_required_links_and_add_forbidden_or_harmless_ones(gt_graphs):
+    graphs, rules = gt_graphs
+    generator = torch.Generator().manual_seed(0)
+    counted = {}
+    for graph in map(_all_pairs, graphs):
+        assert rules.violations(graph, graph.predicates) == 0
+        for variant in link_changes(graph, (1, 2), 4, rules, generator):
+            counted[variant.kind, variant.k] = counted.get((variant.kind, variant.k), 0) + 1
+            changed = (variant.predicates != graph.predicates).nonzero(as_tuple=True)[0]
+            assert len(changed) == variant.k
+            broken = rules.violations(graph, variant.predicates)
+            assert (broken > 0) == (variant.kind != "addition")
+            for edge in changed.tolist():
+                alone = graph.predicates.clone()
+                alone[edge] = variant.predicates[edge]
+                if variant.kind == "rule_deletion":
+                    # a GT relation removed, one that a rule requires on its own
+                    assert graph.predicates[edge] > 0 and variant.predicates[edge] == 0
+                    assert rules.violations(graph, alone) > 0
+                else:
+                    # a background pair given a predicate its pair rule admits
+                    assert graph.predicates[edge] == 0 and variant.predicates[edge] > 0
+                    assert rules.pair_allowed(graph, edge, int(variant.predicates[edge]))
+                    assert (rules.violations(graph, alone) > 0) == (variant.kind != "addition")
+    # two forbidden additions on randomly drawn background pairs are rare; one is common
+    assert min(counted.get((kind, 1), 0) for kind in LINK_KINDS) >= 5, counted
+    assert counted.get(("rule_deletion", 2), 0) >= 3 and counted.get(("addition", 2), 0) >= 3
 
 
 def test_random_changes_follow_the_weights():

@@ -16,7 +16,10 @@ PRETRAIN.BATCH_SIZE graphs per step, PRETRAIN.EPOCHS passes over the shuffled tr
 The ranking test (``build_ranking_set`` / ``evaluate_ranking``) scores GT graphs against fixed
 changed copies per k and kind: ``random`` = train predicate frequency as in the energy
 diagnostics, ``hard_negative`` = drawn like the training negatives, ``rule`` = rule-breaking
-changes on the synthetic benchmark; share with E(GT) < E(changed), ties half. The run over a
+changes on the synthetic benchmark, and there also relations removed or added
+(``rule_deletion``: a required link missing, ``rule_addition``: a forbidden one added,
+``addition``: a harmless one added; ``link_changes``); share with E(GT) < E(changed), ties
+half. The run over a
 config (datasets, files, TensorBoard) is ``pretrain_run.py``.
 """
 
@@ -33,7 +36,7 @@ from maskrcnn_benchmark.utils.env import get_rng_state, seed_all_rng, set_rng_st
 
 from .diagnostics.collect import template_energy
 from .diagnostics.ranking import PredicateGraph, Variant, random_changes, ranking_test
-from .diagnostics.rule_changes import SceneRules, rule_breaking_changes
+from .diagnostics.rule_changes import SceneRules, link_changes, rule_breaking_changes
 from .hard_negatives import HardNegativeSampler
 from .losses import energy_l2_regularizer
 from .pretrain_graphs import GTGraph, batch_graphs
@@ -125,12 +128,15 @@ def build_ranking_set(graphs: Sequence[GTGraph], *, num_obj_classes: int,
                       rules: SceneRules | None, seed: int, ks: Sequence[int] = RANKING_KS,
                       count: int = 1) -> RankingSet:
     """Up to ``count`` changed copies per graph, k and kind (``random`` from
-    ``predicate_weights`` [R], ``hard_negative`` when ``sampler`` is given, ``rule`` when
-    ``rules`` are), drawn under ``seed`` without moving any global RNG stream."""
+    ``predicate_weights`` [R], ``hard_negative`` when ``sampler`` is given, ``rule`` and the
+    link kinds when ``rules`` are), drawn under ``seed`` without moving any global RNG stream
+    (the link kinds from their own generator, so the other kinds' copies stay those drawn
+    before they existed)."""
     state = get_rng_state()
     try:
         seed_all_rng(seed)
         generator = torch.Generator().manual_seed(seed)
+        link_generator = torch.Generator().manual_seed(seed + 1)
         out = RankingSet([], [], [])
         for graph in graphs:
             view = graph.as_predicate_graph(len(out.graphs))
@@ -139,6 +145,7 @@ def build_ranking_set(graphs: Sequence[GTGraph], *, num_obj_classes: int,
                 variants += _sampler_changes(view, ks, count, sampler)
             if rules is not None:
                 variants += rule_breaking_changes(view, ks, count, rules, generator)
+                variants += link_changes(view, ks, count, rules, link_generator)
             out.graphs.append(view)
             out.variants.append(variants)
             out.templates.append(batch_graphs([graph], num_obj_classes=num_obj_classes,

@@ -10,6 +10,11 @@ kind, drawn once), then, atomically, ``OUTPUT_DIR/energy_model.pth`` (``pretrain
 into relation training with ENERGY_MODEL.WEIGHT) and ``OUTPUT_DIR/energy_pretrain.json``
 (settings, per-epoch metrics, wall times), and TensorBoard scalars ``energy_pretrain/*`` under
 ``OUTPUT_DIR/tensorboard``. At the end the same ranking test on DATASETS.TEST goes into the JSON.
+
+``rank_energy_model(cfg)`` runs only that test ranking, on the energy model of
+ENERGY_MODEL.WEIGHT (``tools/energy_pretrain_net.py --rank-only``), into
+``OUTPUT_DIR/energy_ranking.json``: how a model pretrained before a kind of change existed
+ranks it.
 """
 
 from __future__ import annotations
@@ -34,14 +39,16 @@ from .hard_negatives import HardNegativeSampler, LabelPrior
 from .losses import build_energy_loss
 from .pretrain import RankingSet, build_ranking_set, evaluate_ranking, train_one_epoch
 from .pretrain_graphs import GTGraph, load_gt_graphs
-from .pretrained import save_energy_model
+from .pretrained import load_energy_model_file, save_energy_model
 
-__all__ = ["pretrain_energy_model", "check_pretrain_config", "WEIGHT_FILE", "METRICS_FILE"]
+__all__ = ["pretrain_energy_model", "rank_energy_model", "check_pretrain_config", "WEIGHT_FILE",
+           "METRICS_FILE", "RANKING_FILE"]
 
 logger = logging.getLogger(__name__)
 
 WEIGHT_FILE = "energy_model.pth"
 METRICS_FILE = "energy_pretrain.json"
+RANKING_FILE = "energy_ranking.json"
 
 
 def check_pretrain_config(cfg) -> None:
@@ -142,6 +149,41 @@ def pretrain_energy_model(cfg) -> dict[str, Any]:
             tensorboard.close()
     logger.info("Energy pretraining done in %.1f s: %s, %s", report["wall_time_s"], weight_path,
                 metrics_path)
+    return report
+
+
+def rank_energy_model(cfg) -> dict[str, Any]:
+    """The test ranking of the energy model in ENERGY_MODEL.WEIGHT (the copies drawn as in
+    pretraining under SEED, ``hard_negative`` from ENERGY_MODEL.HARD_NEGATIVES); written to
+    OUTPUT_DIR/energy_ranking.json and returned."""
+    if not cfg.ENERGY_MODEL.WEIGHT:
+        raise ValueError("--rank-only ranks the energy model of ENERGY_MODEL.WEIGHT: set it to "
+                         "an energy_model.pth written by tools/energy_pretrain_net.py")
+    if not cfg.DATASETS.TEST:
+        raise ValueError("--rank-only ranks on DATASETS.TEST, which is empty")
+    check_pretrain_config(cfg)
+    energy = cfg.ENERGY_MODEL
+    num_obj = cfg.MODEL.ROI_BOX_HEAD.NUM_CLASSES
+    num_rel = cfg.MODEL.ROI_RELATION_HEAD.NUM_CLASSES
+    model = build_energy_model(cfg, 0, num_obj, num_rel)
+    data = load_energy_model_file(energy.WEIGHT, model, cfg)
+    statistics = get_dataset_statistics(cfg)
+    prior = (LabelPrior.from_statistics(statistics, num_obj, num_rel)
+             if energy.HARD_NEGATIVES.SOURCE == "frequency" else None)
+    sampler = HardNegativeSampler(
+        num=energy.HARD_NEGATIVES.NUM, num_changes=tuple(energy.HARD_NEGATIVES.NUM_CHANGES),
+        source=energy.HARD_NEGATIVES.SOURCE, change_nodes=False, num_obj_classes=num_obj,
+        num_rel_classes=num_rel, prior=prior, additions=energy.HARD_NEGATIVES.ADDITIONS,
+        deletions=energy.HARD_NEGATIVES.DELETIONS)
+    started = time.perf_counter()
+    ranking = evaluate_ranking(model, _ranking_set(cfg, cfg.DATASETS.TEST, num_obj, num_rel,
+                                                   statistics, sampler))
+    report = {"weight": energy.WEIGHT, "epoch": data.get("epoch"),
+              "datasets": list(cfg.DATASETS.TEST), "seed": cfg.SEED, "test": ranking,
+              "wall_time_s": round(time.perf_counter() - started, 3)}
+    path = os.path.join(cfg.OUTPUT_DIR, RANKING_FILE)
+    write_json_atomic(path, report, indent=2)
+    logger.info("test ranking of %s  %s -> %s", energy.WEIGHT, _ranking_summary(ranking), path)
     return report
 
 

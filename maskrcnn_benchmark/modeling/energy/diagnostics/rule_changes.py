@@ -7,6 +7,14 @@ image (one support per subject, one wearer per garment, a bike is ridden, led or
 contradicting reverse relation, ...): it has more rule violations than the GT graph.
 Context flips (a bike "on" the street while ridden turned "parked on") are such changes; they
 are caught only through the other relations of the image.
+
+``link_changes`` adds or removes relations instead (the graph must hold its background pairs
+too): a ``rule_deletion`` removes GT relations that an "exactly one" rule requires (a part's
+one whole link, a garment's wearer), a ``rule_addition`` gives background pairs a predicate
+that their pair rule admits but a scene rule forbids (a second whole, a second support), and an
+``addition`` gives them one that breaks no rule. A decoder that lists a background pair with a
+predicate asks the energy exactly this: E(graph + link) - E(graph) must be negative for a
+required link that is missing and positive for a forbidden one.
 """
 
 from __future__ import annotations
@@ -25,9 +33,12 @@ from maskrcnn_benchmark.data.datasets.synthetic.vocabulary import GROUP_OF
 
 from .ranking import PredicateGraph, Variant
 
-__all__ = ["SceneRules", "rule_breaking_changes"]
+__all__ = ["SceneRules", "rule_breaking_changes", "link_changes", "LINK_KINDS"]
 
 RULE_KIND = "rule"
+# the kinds of link_changes: required relations removed, forbidden ones added, harmless ones
+# added
+LINK_KINDS = ("rule_deletion", "rule_addition", "addition")
 
 
 class SceneRules:
@@ -109,3 +120,74 @@ def rule_breaking_changes(graph: PredicateGraph, ks: Sequence[int], count: int,
             seen.add(key)
             variants.append(Variant(RULE_KIND, k, changed))
     return variants
+
+
+def link_changes(graph: PredicateGraph, ks: Sequence[int], count: int, rules: SceneRules,
+                 generator: torch.Generator, max_tries: int = 20) -> list[Variant]:
+    """Up to ``count`` distinct variants per k and kind of LINK_KINDS, each with k relations
+    removed (``rule_deletion``) or added on background pairs (``rule_addition``, ``addition``).
+
+    A ``rule_deletion`` removes foreground edges whose removal alone breaks a rule (an
+    "exactly one" rule's only link); a ``rule_addition`` gives background edges a predicate
+    their pair rule admits and whose addition alone breaks a scene rule; an ``addition`` one
+    that keeps every rule (alone and together). Additions are drawn (``max_tries`` draws per
+    wanted variant): enumerating every background edge and predicate would cost a rule check
+    per (edge, predicate).
+    """
+    base = rules.violations(graph, graph.predicates)
+    required = [edge for edge in graph.foreground_edges().tolist()
+                if rules.violations(graph, _set(graph.predicates, edge, 0)) > base]
+    background = (graph.predicates == 0).nonzero(as_tuple=True)[0].tolist()
+    allowed: dict[int, list[int]] = {}
+
+    def options(edge: int) -> list[int]:
+        if edge not in allowed:
+            allowed[edge] = [p for p in range(1, len(rules.predicates))
+                             if rules.pair_allowed(graph, edge, p)]
+        return allowed[edge]
+
+    def draw_addition(edge: int, breaking: bool) -> int | None:
+        candidates = options(edge)
+        if not candidates:
+            return None
+        predicate = candidates[int(torch.randint(len(candidates), (1,), generator=generator))]
+        raises = rules.violations(graph, _set(graph.predicates, edge, predicate)) > base
+        return predicate if raises == breaking else None
+
+    variants: list[Variant] = []
+    for kind in LINK_KINDS:
+        pool = required if kind == "rule_deletion" else background
+        for k in ks:
+            if len(pool) < k:
+                continue
+            seen: set[tuple[int, ...]] = set()
+            found = 0
+            for _ in range(count * max_tries):
+                if found >= count:
+                    break
+                edges = torch.randperm(len(pool), generator=generator)[:k].tolist()
+                changed = graph.predicates.clone()
+                for index in edges:
+                    edge = pool[index]
+                    if kind == "rule_deletion":
+                        changed[edge] = 0
+                        continue
+                    predicate = draw_addition(edge, kind == "rule_addition")
+                    if predicate is None:
+                        break
+                    changed[edge] = predicate
+                else:
+                    violations = rules.violations(graph, changed)
+                    key = tuple(changed.tolist())
+                    if key in seen or (violations == base) != (kind == "addition"):
+                        continue
+                    seen.add(key)
+                    found += 1
+                    variants.append(Variant(kind, k, changed))
+    return variants
+
+
+def _set(predicates: Tensor, edge: int, value: int) -> Tensor:
+    changed = predicates.clone()
+    changed[edge] = value
+    return changed
