@@ -531,6 +531,10 @@ _C.TEST.ENERGY_DECODE.FILLER_DEMOTE_ONLY = False
 # image's fillers (their listed labels), so the tilt reorders fillers among themselves instead
 # of lowering them all against the decoded relations.
 _C.TEST.ENERGY_DECODE.FILLER_CENTER = False
+# With FILLER_CENTER: the mean is taken over the image's fillers ("image") or over those listed
+# with the same predicate ("predicate"), so a predicate's fillers are reordered among
+# themselves and what any addition of that predicate costs cancels.
+_C.TEST.ENERGY_DECODE.FILLER_CENTER_BY = "image"
 # The energy's weight in the filler step (listing and rescoring); < 0: TEST.ENERGY_DECODE.WEIGHT.
 _C.TEST.ENERGY_DECODE.FILLER_WEIGHT = -1.0
 # SGB's scene graph detection on one's own images: tools/relation_test_net.py runs the SGDet

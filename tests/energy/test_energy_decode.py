@@ -65,12 +65,12 @@ def _output(rows_per_image):
 
 
 def _decoder(weight=1.0, rounds=10, top=3, candidates=8, filler_top_k=0, rescore=False,
-             demote_only=False, center=False):
+             demote_only=False, center=False, center_by="image"):
     return EnergyDecoder(task=SGGTask.PREDCLS, num_obj_classes=NUM_OBJ, weight=weight,
                          rounds=rounds, top_predicates=top, candidates=candidates,
                          later_nms_thresh=0.3, filler_top_k=filler_top_k,
                          filler_rescore=rescore, filler_demote_only=demote_only,
-                         filler_center=center)
+                         filler_center=center, filler_center_by=center_by)
 
 
 # Image 0: box 0 -> boxes 1 and 2 both argmax label 1 (one violation); label 2 is a close
@@ -328,6 +328,52 @@ def test_centred_fillers_are_reordered_among_themselves_not_lowered_together():
     assert both.relation_logits[0][1].tolist() == pytest.approx([3.0, -0.35, 0.1, 0.7])
 
 
+class AdditionsCostAndOneOut(nn.Module):
+    """OneLabelOutPerNode plus ``cost`` per foreground edge: every added relation costs, a
+    second label-1 edge out of a node costs one more (an additions-pretrained energy that also
+    knows an "at most one" rule)."""
+
+    use_image_graph = False
+
+    def __init__(self, cost: float) -> None:
+        super().__init__()
+        self.rule = OneLabelOutPerNode()
+        self.cost = LabelPenalty([0.0, cost, cost, cost])
+
+    def image_embedding(self, graph):
+        return None
+
+    def forward(self, graph, image_embedding=None):
+        return self.rule(graph) + self.cost(graph)
+
+
+def test_fillers_centred_by_predicate_cancel_the_addition_cost_of_their_predicate():
+    # four fillers in rank order: (0, 1), (0, 2), (1, 0) listed with label 1, (1, 2) with
+    # label 3; every addition costs 2, and (0, 2) is node 0's second label-1 edge (+1)
+    rows = [[3.0, 1.0, -3.0, -3.5], [3.0, 0.9, -3.0, -3.5], [3.0, 0.8, -3.0, -3.5],
+            [3.0, -3.0, -2.0, 0.7]]
+    output = _output([rows])
+    energy = AdditionsCostAndOneOut(2.0)
+    by_predicate = _decoder(top=2, filler_top_k=4, rescore=True, center=True,
+                            center_by="predicate")(energy, output)
+    third = 1.0 / 3.0
+    # label 1's fillers against their mean change (2 + 3 + 2) / 3; label 3's filler is alone
+    # with its predicate and keeps the head's logits (label 1, never evaluated, stays below)
+    expected = torch.tensor(
+        [[3.0, 1.0 + third, -3.0 + third, -3.5], [3.0, 0.9 - 2 * third, -3.0 + third, -3.5],
+         [3.0, 0.8 + third, -3.0 + third, -3.5], [3.0, -3.0, -2.0, 0.7]])
+    assert torch.allclose(by_predicate.relation_logits[0][:4], expected, atol=1e-6)
+    # node 0's second label-1 edge drops below the other fillers, the first ones rise
+    assert [pair for pair, _, _ in _listed(by_predicate)[:4]] == [(0, 1), (1, 0), (1, 2),
+                                                                   (0, 2)]
+    # centred by image, the label-3 filler moves too: against (2 + 3 + 2 + 2) / 4
+    by_image = _decoder(top=2, filler_top_k=4, rescore=True, center=True)(energy, output)
+    assert by_image.relation_logits[0][3].tolist() == pytest.approx([3.0, -3.0, -1.75, 0.95])
+    assert by_image.relation_logits[0][0].tolist() == pytest.approx([3.0, 1.25, -2.75, -3.5])
+    with pytest.raises(ValueError, match="FILLER_CENTER_BY must be one of image, predicate"):
+        _decoder(top=2, filler_top_k=4, rescore=True, center=True, center_by="label")
+
+
 def _graph_energy(energy):
     """E of the argmax labelling of a (decoded) output's relation logits."""
     def value(output):
@@ -388,15 +434,15 @@ def test_build_energy_decoder_reads_the_keys_and_refuses_bad_combinations(energy
     decode.ON, decode.WEIGHT, decode.ROUNDS, decode.TOP_PREDICATES, decode.CANDIDATES = \
         True, 2.5, 4, 5, 6
     decode.FILLER_TOP_K, decode.FILLER_RESCORE, decode.FILLER_DEMOTE_ONLY = 20, True, True
-    decode.FILLER_CENTER, decode.FILLER_WEIGHT = True, 0.5
+    decode.FILLER_CENTER, decode.FILLER_WEIGHT, decode.FILLER_CENTER_BY = True, 0.5, "predicate"
     with pytest.raises(ValueError, match="MODEL.ENERGY_ON"):
         build_energy_decoder(energy_cfg, NUM_OBJ)
     energy_cfg.MODEL.ENERGY_ON = True
     decoder = build_energy_decoder(energy_cfg, NUM_OBJ)
     assert (decoder.weight, decoder.rounds, decoder.top_predicates, decoder.candidates,
             decoder.filler_top_k, decoder.filler_rescore, decoder.filler_demote_only,
-            decoder.filler_center, decoder.filler_weight) == (2.5, 4, 5, 6, 20, True, True, True,
-                                                              0.5)
+            decoder.filler_center, decoder.filler_weight, decoder.filler_center_by) == (
+        2.5, 4, 5, 6, 20, True, True, True, 0.5, "predicate")
     assert decoder.task is SGGTask.PREDCLS
     energy_cfg.TEST.ENERGY_REFINE = True
     with pytest.raises(ValueError, match="ENERGY_REFINE and TEST.ENERGY_DECODE.ON"):

@@ -54,7 +54,11 @@ over the listed labels (``E(with the candidate) - E(with background) - mean over
 fillers of that change for the listed label``): adding any relation raises the energy of a
 model pretrained on additions, so the uncentred tilt lowers every filler against the decoded
 relations; centred, the fillers keep their average level and are reordered among themselves,
-a filler costlier than the image's typical one dropping and a cheaper one rising.
+a filler costlier than the image's typical one dropping and a cheaper one rising. With
+FILLER_CENTER_BY "predicate" the mean is over the image's fillers listed with the same
+predicate (a filler alone with its predicate keeps the head's score): what adding any relation
+of that predicate costs cancels, and only the contrast among them stays (a part's second
+"of" link, judged with the first one listed above it, against the first links of the image).
 FILLER_WEIGHT (>= 0) replaces WEIGHT in the filler step (listing and tilt); below 0 it is WEIGHT.
 """
 
@@ -79,9 +83,13 @@ from .graph_builder import RelationHeadOutputLike, build_predicted_graph
 logger = logging.getLogger(__name__)
 
 __all__ = ["EnergyDecoder", "build_energy_decoder", "decode_labels", "list_filler_labels",
-           "replicate_images", "swap_to_labels", "MIN_GAIN"]
+           "replicate_images", "swap_to_labels", "MIN_GAIN", "FILLER_CENTER_GROUPS"]
 
 OutputT = TypeVar("OutputT", bound=RelationHeadOutputLike)
+
+# What FILLER_CENTER takes each filler's energy change against: the mean over the image's
+# fillers, or over those listed with the same predicate.
+FILLER_CENTER_GROUPS = ("image", "predicate")
 
 # A change is applied only if it raises J by more than this (float noise between the batched
 # and the per-copy energy evaluations must not move a pair).
@@ -275,7 +283,7 @@ class EnergyDecoder:
                  top_predicates: int, candidates: int, later_nms_thresh: float,
                  filler_top_k: int = 0, filler_rescore: bool = False,
                  filler_demote_only: bool = False, filler_center: bool = False,
-                 filler_weight: float | None = None) -> None:
+                 filler_weight: float | None = None, filler_center_by: str = "image") -> None:
         if weight < 0 or rounds < 0 or top_predicates < 2 or candidates < 1 or filler_top_k < 0:
             raise ValueError(
                 "TEST.ENERGY_DECODE needs WEIGHT >= 0, ROUNDS >= 0, TOP_PREDICATES >= 2, "
@@ -288,6 +296,9 @@ class EnergyDecoder:
                     f"TEST.ENERGY_DECODE.{key} changes how fillers are rescored: set "
                     "TEST.ENERGY_DECODE.FILLER_RESCORE True and FILLER_TOP_K > 0 with it, or "
                     f"{key} False")
+        if filler_center_by not in FILLER_CENTER_GROUPS:
+            raise ValueError(f"TEST.ENERGY_DECODE.FILLER_CENTER_BY must be one of "
+                             f"{', '.join(FILLER_CENTER_GROUPS)}; got {filler_center_by!r}")
         self.task = task
         self.num_obj_classes = num_obj_classes
         self.weight = weight
@@ -299,6 +310,7 @@ class EnergyDecoder:
         self.filler_rescore = filler_rescore
         self.filler_demote_only = filler_demote_only
         self.filler_center = filler_center
+        self.filler_center_by = filler_center_by
         self.filler_weight = weight if filler_weight is None or filler_weight < 0 else filler_weight
         self.totals = {"batches": 0, "images": 0, "pairs": 0, "moved": 0, "rounds": 0,
                        "fillers": 0, "relisted": 0}
@@ -382,8 +394,17 @@ class EnergyDecoder:
             tilted = original.detach()[rows].float()
             delta = change_i[rows].float()
             if self.filler_center and len(rows):
-                picked = (top_i[rows] == chosen[rows, None]).float()
-                delta = delta - (delta * picked).sum() / picked.sum()
+                # each filler's energy change at its listed label, then the group means
+                own = (delta * (top_i[rows] == chosen[rows, None]).float()).sum(dim=1)
+                if self.filler_center_by == "image":
+                    delta = delta - own.mean()
+                else:
+                    group = chosen[rows]
+                    size = tilted.shape[1]
+                    sums = torch.zeros(size, dtype=own.dtype, device=own.device)
+                    counts = torch.bincount(group, minlength=size).to(own.dtype)
+                    delta = delta - (sums.index_add(0, group, own) / counts.clamp(min=1))[
+                        group, None]
             if self.filler_demote_only:
                 delta = delta.clamp(min=0.0)
             tilted.scatter_add_(1, top_i[rows], -self.filler_weight * delta)
@@ -435,4 +456,4 @@ def build_energy_decoder(cfg, num_obj_classes: int) -> EnergyDecoder | None:
         later_nms_thresh=cfg.TEST.RELATION.LATER_NMS_PREDICTION_THRES,
         filler_top_k=decode.FILLER_TOP_K, filler_rescore=decode.FILLER_RESCORE,
         filler_demote_only=decode.FILLER_DEMOTE_ONLY, filler_center=decode.FILLER_CENTER,
-        filler_weight=decode.FILLER_WEIGHT)
+        filler_weight=decode.FILLER_WEIGHT, filler_center_by=decode.FILLER_CENTER_BY)
