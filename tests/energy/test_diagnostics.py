@@ -23,6 +23,7 @@ from maskrcnn_benchmark.modeling.energy.diagnostics import (
     PredicateGraph,
     SceneRules,
     Variant,
+    contrast_test,
     graph_statistics,
     link_changes,
     random_changes,
@@ -100,6 +101,26 @@ def test_probe_rejects_bad_input():
         shortcut_probe(torch.zeros(1, 5), torch.zeros(3, 5))
     with pytest.raises(ValueError, match="NaN"):
         shortcut_probe(torch.full((3, 5), float("nan")), torch.zeros(3, 5))
+
+
+def test_contrast_test_compares_two_kinds_of_one_image_and_k_by_hand():
+    graph = PredicateGraph(0, torch.tensor([1, 2]), torch.zeros(2, 4),
+                           torch.tensor([[0, 1], [1, 0]]), torch.tensor([0, 0]))
+    other = PredicateGraph(1, torch.tensor([1, 2]), torch.zeros(2, 4),
+                           torch.tensor([[0, 1], [1, 0]]), torch.tensor([0, 0]))
+
+    def energy(graph, rows):  # the sum of the predicate ids
+        return rows.sum(dim=1).double()
+
+    variants = [[Variant("a", 1, torch.tensor([3, 0])), Variant("a", 1, torch.tensor([0, 1])),
+                 Variant("b", 1, torch.tensor([2, 0])), Variant("b", 1, torch.tensor([0, 1])),
+                 Variant("a", 2, torch.tensor([3, 3]))],   # k = 2 has no "b": left out
+                [Variant("b", 1, torch.tensor([5, 0]))]]  # no "a" at all: left out
+    result = contrast_test(energy, [graph, other], variants, "a", "b")
+    # 3 > 2, 3 > 1, 1 < 2, 1 = 1 (half): 2.5 of 4
+    assert result.accuracy == {1: 0.625} and result.pairs == {1: 4}
+    assert result.overall == 0.625 and result.images == 1
+    assert contrast_test(energy, [graph], variants[:1], "b", "a").accuracy == {1: 0.375}
 
 
 def test_spearman_with_ties():

@@ -19,7 +19,9 @@ diagnostics, ``hard_negative`` = drawn like the training negatives, ``rule`` = r
 changes on the synthetic benchmark, and there also relations removed or added
 (``rule_deletion``: a required link missing, ``rule_addition``: a forbidden one added,
 ``addition``: a harmless one added; ``link_changes``); share with E(GT) < E(changed), ties
-half. The run over a
+half. ``rule_addition>addition`` compares the two kinds of additions of one image with each
+other instead (share with E(forbidden) > E(harmless)): an energy can charge every addition
+against the GT graph and still not tell the two apart. The run over a
 config (datasets, files, TensorBoard) is ``pretrain_run.py``.
 """
 
@@ -35,7 +37,13 @@ from maskrcnn_benchmark.structures.scene_graph import SceneGraph
 from maskrcnn_benchmark.utils.env import get_rng_state, seed_all_rng, set_rng_state
 
 from .diagnostics.collect import template_energy
-from .diagnostics.ranking import PredicateGraph, Variant, random_changes, ranking_test
+from .diagnostics.ranking import (
+    PredicateGraph,
+    Variant,
+    contrast_test,
+    random_changes,
+    ranking_test,
+)
 from .diagnostics.rule_changes import SceneRules, link_changes, rule_breaking_changes
 from .hard_negatives import HardNegativeSampler
 from .losses import energy_l2_regularizer
@@ -45,6 +53,9 @@ __all__ = ["EpochStats", "RankingSet", "build_ranking_set", "evaluate_ranking",
            "train_one_epoch", "RANKING_KS"]
 
 RANKING_KS = (1, 2, 3)
+# (high, low) kinds whose variants of one image are also compared with each other: a forbidden
+# addition against a harmless one ("rule_addition>addition" in the results)
+CONTRASTS = (("rule_addition", "addition"),)
 
 
 @dataclass
@@ -177,8 +188,12 @@ def evaluate_ranking(model: nn.Module, ranking: RankingSet) -> dict[str, dict]:
     was_training = model.training
     model.eval()
     try:
-        results = ranking_test(template_energy(model, ranking.templates), ranking.graphs,
-                               ranking.variants)
+        energy = template_energy(model, ranking.templates)
+        results = ranking_test(energy, ranking.graphs, ranking.variants)
+        for high, low in CONTRASTS:
+            if high in results and low in results:
+                results[f"{high}>{low}"] = contrast_test(energy, ranking.graphs,
+                                                         ranking.variants, high, low)
     finally:
         model.train(was_training)
     return {kind: result.to_dict() for kind, result in results.items()}

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 __all__ = ["PredicateGraph", "Variant", "GraphEnergy", "KindRanking", "ranking_test",
-           "random_changes", "spearman"]
+           "contrast_test", "random_changes", "spearman"]
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,37 @@ def ranking_test(energy: GraphEnergy, graphs: Sequence[PredicateGraph],
                                    if within[kind] else None),
             images=images[kind])
     return results
+
+
+def contrast_test(energy: GraphEnergy, graphs: Sequence[PredicateGraph],
+                  variants: Sequence[Sequence[Variant]], high: str, low: str) -> KindRanking:
+    """Does the energy put changes of kind ``high`` above those of kind ``low``?
+
+    Over every image and k, each (``high`` variant, ``low`` variant) pair of that image and k
+    counts 1 when E(high) > E(low), 1/2 on a tie: e.g. a forbidden addition against a harmless
+    one, the contrast a decoder uses when it compares candidate relations with each other
+    rather than with the GT graph. Returned as a KindRanking (accuracy and pairs by k, overall;
+    no correlations; ``images`` with both kinds).
+    """
+    wins: dict[int, list[float]] = defaultdict(list)
+    images = 0
+    for graph, image_variants in zip(graphs, variants):
+        chosen = [v for v in image_variants if v.kind in (high, low)]
+        ks = {v.k for v in chosen if v.kind == high} & {v.k for v in chosen if v.kind == low}
+        chosen = [v for v in chosen if v.k in ks]
+        if not chosen:
+            continue
+        values = energy(graph, torch.stack([v.predicates for v in chosen])).detach().double()
+        images += 1
+        for k in sorted(ks):
+            above = [float(e) for v, e in zip(chosen, values) if v.k == k and v.kind == high]
+            below = [float(e) for v, e in zip(chosen, values) if v.k == k and v.kind == low]
+            wins[k] += [1.0 if a > b else 0.5 if a == b else 0.0 for a in above for b in below]
+    everything = [w for k in wins for w in wins[k]]
+    return KindRanking(accuracy={k: sum(wins[k]) / len(wins[k]) for k in sorted(wins)},
+                       pairs={k: len(wins[k]) for k in sorted(wins)},
+                       overall=sum(everything) / len(everything) if everything else None,
+                       images=images)
 
 
 def random_changes(graph: PredicateGraph, ks: Sequence[int], count: int,
