@@ -423,6 +423,14 @@ def test_moved_pairs_are_logged_once_per_run_and_counted(caplog_info):
         decoder(OneLabelOutPerNode(), _output([VIOLATING, KEEPING]))
     records = [r for r in caplog_info.records if "Energy-guided decoding" in r.getMessage()]
     assert len(records) == 1 and "1 of 12 pairs moved" in records[0].getMessage()
+    assert "fillers off" in records[0].getMessage()
+    assert _decoder(filler_top_k=40, rescore=True, center=True, center_by="predicate",
+                    demote_only=True).filler_description() == (
+        "fillers of the top 40 listed, rescored (demote only), centred by predicate")
+    weighted = EnergyDecoder(task=SGGTask.PREDCLS, num_obj_classes=NUM_OBJ, weight=1.0,
+                             rounds=1, top_predicates=2, candidates=1, later_nms_thresh=0.3,
+                             filler_top_k=20, filler_weight=0.3)
+    assert weighted.filler_description() == "fillers of the top 20 listed, filler weight 0.3"
     assert decoder.totals["moved"] == 3 and decoder.totals["pairs"] == 36
     assert decoder.totals["images"] == 6
 

@@ -418,6 +418,19 @@ class EnergyDecoder:
             out.append(new)
         return out, int(sum(len(rows) for rows in fillers)), relisted
 
+    def filler_description(self) -> str:
+        """The filler options in words, for the log (``fillers off`` without FILLER_TOP_K)."""
+        if not self.filler_top_k:
+            return "fillers off"
+        parts = [f"fillers of the top {self.filler_top_k} listed"]
+        if self.filler_rescore:
+            parts.append("rescored" + (" (demote only)" if self.filler_demote_only else "")
+                         + (f", centred by {self.filler_center_by}" if self.filler_center
+                            else ""))
+        if self.filler_weight != self.weight:
+            parts.append(f"filler weight {self.filler_weight:g}")
+        return ", ".join(parts)
+
     def _log(self, images: int, pairs: int, moved: int, rounds: int, fillers: int,
              relisted: int) -> None:
         first = self.totals["batches"] == 0
@@ -427,10 +440,10 @@ class EnergyDecoder:
             self.totals[key] += value
         if first:
             logger.info("Energy-guided decoding (weight %g, %d rounds, top %d, %d candidates, "
-                        "fillers of the top %d): %d of %d pairs moved and %d of %d fillers "
-                        "relisted in the first batch; running totals at DEBUG level and in "
-                        "EnergyDecoder.totals", self.weight, self.rounds, self.top_predicates,
-                        self.candidates, self.filler_top_k, moved, pairs, relisted, fillers)
+                        "%s): %d of %d pairs moved and %d of %d fillers relisted in the first "
+                        "batch; running totals at DEBUG level and in EnergyDecoder.totals",
+                        self.weight, self.rounds, self.top_predicates, self.candidates,
+                        self.filler_description(), moved, pairs, relisted, fillers)
         else:
             logger.debug("Energy-guided decoding so far: %d of %d pairs moved, %d of %d fillers "
                          "relisted over %d images", self.totals["moved"], self.totals["pairs"],
