@@ -8,7 +8,7 @@ import logging
 from torch import nn
 
 from maskrcnn_benchmark.modeling.energy.pretrained import load_pretrained_energy_model
-from maskrcnn_benchmark.utils.checkpoint import Checkpointer, load_checkpoint_file
+from maskrcnn_benchmark.utils.checkpoint import Checkpointer
 
 __all__ = ["load_relation_test_weights"]
 
@@ -30,19 +30,24 @@ def load_relation_test_weights(cfg, model: nn.Module, checkpointer: Checkpointer
     if not energy_file:
         checkpointer.load(cfg.MODEL.WEIGHT or None, use_latest=use_latest, missing_ok=False)
         return
-    path = (checkpointer.get_checkpoint_file() if use_latest and checkpointer.has_checkpoint()
-            else cfg.MODEL.WEIGHT)
-    state = load_checkpoint_file(path)["model"]
+    found = checkpointer.read(cfg.MODEL.WEIGHT or None, use_latest=use_latest)
+    if found is None:
+        logger.info("No checkpoint found; the relation model keeps its initialisation")
+        load_pretrained_energy_model(cfg, model)
+        return
+    path, data = found
+    state = data["model"]
     if any(key.removeprefix("module.").startswith(_ENERGY_PREFIX) for key in state):
         logger.info("%s holds an energy model: it is used, ENERGY_MODEL.WEIGHT %s is not "
                     "loaded", path, energy_file)
-        checkpointer.load(cfg.MODEL.WEIGHT or None, use_latest=use_latest, missing_ok=False)
+        checkpointer.load_read(path, data, missing_ok=False)
         return
-    checkpointer.load(cfg.MODEL.WEIGHT or None, use_latest=use_latest, missing_ok=True)
+    keys = set(state)
+    checkpointer.load_read(path, data, missing_ok=True)
     # every key but the energy model's must have come from the checkpoint
     missing = [key for key in model.state_dict()
                if not key.startswith(_ENERGY_PREFIX)
-               and key not in state and f"module.{key}" not in state]
+               and key not in keys and f"module.{key}" not in keys]
     if missing:
         raise ValueError(f"Checkpoint {path} does not fit the model: {len(missing)} keys "
                          f"missing, e.g. {missing[:5]}")

@@ -293,13 +293,25 @@ class Checkpointer:
         RNG state); an empty dict when there is nothing to load.
         """
         if use_latest and self.has_checkpoint():
-            f, data = self._read_latest()
             load_mapping = None  # resuming our own checkpoint: every key is present
-        elif not f:
+        found = self.read(f, use_latest)
+        if found is None:
             logger.info("No checkpoint found; the model keeps its initialisation")
             return {}
-        else:
-            data = load_checkpoint_file(f)
+        return self.load_read(*found, load_mapping=load_mapping, with_optim=with_optim,
+                              strict=strict, missing_ok=missing_ok)
+
+    def read(self, f: str | None = None, use_latest: bool = True
+             ) -> tuple[str, dict[str, Any]] | None:
+        """(path, contents) of what ``load`` would load, read once; None when there is none."""
+        if use_latest and self.has_checkpoint():
+            return self._read_latest()
+        return (f, load_checkpoint_file(f)) if f else None
+
+    def load_read(self, f: str, data: dict[str, Any], load_mapping: dict[str, str] | None = None,
+                  with_optim: bool = True, strict: bool = False, missing_ok: bool = True
+                  ) -> dict[str, Any]:
+        """``load`` of contents already read from ``f`` (``read``); consumes ``data``."""
         logger.info("Loading checkpoint from %s", f)
         report = load_model_state(self.model, data.pop("model"), load_mapping, strict=strict,
                                   missing_ok=missing_ok)

@@ -41,7 +41,13 @@ def test_ce_checkpoint_gets_the_pretrained_energy_model(root, tmp_path, monkeypa
     cfg.MODEL.WEIGHT = str(tmp_path / "ce.pth")
     cfg.ENERGY_MODEL.WEIGHT = str(tmp_path / "energy.pth")
     checkpointer = Checkpointer(tested, save_dir=str(tmp_path / "empty"))
+    reads = []
+    original = torch.load
+    monkeypatch.setattr(torch, "load", lambda path, *a, **k: reads.append(str(path))
+                        or original(path, *a, **k))
     load_relation_test_weights(cfg, tested, checkpointer, use_latest=True)
+    # the relation checkpoint is read once, then the energy file
+    assert reads == [str(tmp_path / "ce.pth"), str(tmp_path / "energy.pth")]
     state = tested.state_dict()
     assert all(torch.equal(state[k], v) for k, v in ce_state.items())
     assert all(torch.equal(state[f"energy_model.{k}"], v)
