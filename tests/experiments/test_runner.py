@@ -1,5 +1,6 @@
 """experiments.runner: run selection by priority patterns, the run-folder claim, launching."""
 
+import contextlib
 import logging
 import os
 import subprocess
@@ -13,6 +14,18 @@ import pytest
 from experiments import ExperimentError, runner
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+@contextlib.contextmanager
+def claimed_by_another_runner(folder: Path):
+    """``folder`` claimed by a live other process (a sleeping one), killed on exit."""
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        (folder / ".claim").write_text(str(holder.pid))
+        yield
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_select_orders_by_first_matching_pattern():
@@ -30,13 +43,8 @@ def test_claim_is_exclusive_and_taken_over_from_a_dead_runner(tmp_path):
     assert claim(str(tmp_path))
     assert claim(str(tmp_path))  # this process already holds it
     # a live other process holds the run: not ours
-    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    try:
-        (tmp_path / ".claim").write_text(str(holder.pid))
+    with claimed_by_another_runner(tmp_path):
         assert not claim(str(tmp_path))
-    finally:
-        holder.kill()
-        holder.wait()
     # the holder died: the claim is taken over and now names this process and thread
     assert claim(str(tmp_path))
     assert (tmp_path / ".claim").read_text() == f"{os.getpid()} {threading.get_ident()}"
@@ -144,15 +152,10 @@ def test_missing_pretrained_energy_model_is_pretrained_first(tmp_path, monkeypat
     assert calls[5][1].endswith("relation_test_net.py") and os.path.isfile(add)
     # a weight file whose pretraining still runs elsewhere (it writes the file every epoch):
     # the run waits and starts nothing; once that runner is gone, it goes ahead
-    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    try:
-        (tmp_path / "energy_pretrain_add" / "seed1" / ".claim").write_text(str(holder.pid))
-        later = ("y_ce_decode_fill_seed1", decode[1])
+    later = ("y_ce_decode_fill_seed1", decode[1])
+    with claimed_by_another_runner(tmp_path / "energy_pretrain_add" / "seed1"):
         assert runner.execute(later, **opts) == ("y_ce_decode_fill_seed1", 0)
         assert len(calls) == 6 and "still pretrains" in caplog.text
-    finally:
-        holder.kill()
-        holder.wait()
     assert runner.execute(later, **opts) == ("y_ce_decode_fill_seed1", 0)
     assert len(calls) == 7 and calls[6][1].endswith("relation_test_net.py")
     assert not (tmp_path / "energy_pretrain_add" / "seed1" / ".claim").exists()
