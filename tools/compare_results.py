@@ -13,6 +13,12 @@ at K of each predicate class (R[on]@K, ...). A column name=DIR:joint reads
 one column's runs that way, e.g. to put a run and its joint decoding side by side:
 
     python tools/compare_results.py CE=out/ce "CE + joint=out/ce:joint"
+
+--energy-ranking compares energy models instead: each folder's test ranking
+(energy_ranking.json of tools/energy_pretrain_net.py --rank-only, or the pretraining's own),
+one row per kind of change and k (percent of GT graphs below their changed copy):
+
+    python tools/compare_results.py --energy-ranking plain=output/energy_ranking/plain_seed0
 """
 
 import argparse
@@ -23,6 +29,7 @@ from maskrcnn_benchmark.evaluation.compare import (
     STRUCTURE_ROWS,
     aggregate_runs,
     comparison_table,
+    energy_ranking_rows,
     load_eval_results,
     metric_rows,
 )
@@ -46,6 +53,9 @@ def main() -> None:
                         choices=(20, 50, 100), help="also the recall at K of each predicate")
     parser.add_argument("--joint-decode", action="store_true",
                         help="read every run's TEST.RELATION.JOINT_DECODE results")
+    parser.add_argument("--energy-ranking", action="store_true",
+                        help="compare energy models' test rankings (folders of "
+                             "tools/energy_pretrain_net.py) instead of evaluation results")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     columns = {}
@@ -56,12 +66,17 @@ def main() -> None:
         joint = args.joint_decode or dirs.endswith(JOINT_TAG)
         dirs = dirs.removesuffix(JOINT_TAG)
         try:
-            rows = [metric_rows(load_eval_results(d, args.dataset, joint))
+            rows = [energy_ranking_rows(d) if args.energy_ranking
+                    else metric_rows(load_eval_results(d, args.dataset, joint))
                     for d in dirs.split(",")]
         except (FileNotFoundError, ValueError) as err:
             sys.exit(f"compare_results.py: error: {err}")
         columns[name] = rows[0] if len(rows) == 1 else aggregate_runs(rows)
     first = next(iter(columns.values()))
+    if args.energy_ranking:
+        metrics = sorted({key for column in columns.values() for key in column})
+        sys.stdout.write(comparison_table(columns, metrics) + "\n")
+        return
     metrics = list(first) if args.all else (
         MAIN_METRICS + [k for k in first if k.startswith("fsR@20")]
         + [k for k in MAIN_STRUCTURE if k in first]

@@ -17,7 +17,10 @@ from collections.abc import Mapping, Sequence
 from .outputs import JOINT_DECODE_SUFFIX
 
 __all__ = ["load_eval_results", "metric_rows", "comparison_table", "aggregate_runs",
-           "STRUCTURE_ROWS", "is_count_metric"]
+           "STRUCTURE_ROWS", "is_count_metric", "energy_ranking_rows"]
+
+# What an energy model folder holds: the test ranking of ``--rank-only``, or the pretraining's.
+RANKING_FILES = (("energy_ranking.json", "test"), ("energy_pretrain.json", "test"))
 
 # Families of the synthetic benchmark's structure metrics, in table order (absent elsewhere).
 STRUCTURE_ROWS = ("ctxR", "ctx-mR", "ng-ctxR", "ng-ctx-mR", "viol", "viol-any")
@@ -56,6 +59,23 @@ def load_eval_results(output_dir: str, dataset: str | None = None,
         raise ValueError(f"{output_dir} holds results of several datasets {names}; name one")
     with open(paths[0]) as f:
         return json.load(f)
+
+
+def energy_ranking_rows(folder: str) -> dict[str, float | None]:
+    """The test ranking of an energy model folder as rows ``<kind> k=<k>`` (fractions): its
+    energy_ranking.json (tools/energy_pretrain_net.py --rank-only) or, without one, the test
+    ranking in its energy_pretrain.json."""
+    for name, key in RANKING_FILES:
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            with open(path) as f:
+                ranking = json.load(f).get(key)
+            if ranking is None:
+                raise ValueError(f"{path} has no {key!r} ranking (pretraining unfinished?)")
+            return {f"{kind} k={k}": value for kind, result in ranking.items()
+                    for k, value in result["accuracy"].items()}
+    raise FileNotFoundError(f"No {' or '.join(n for n, _ in RANKING_FILES)} in {folder}: run "
+                            "tools/energy_pretrain_net.py (--rank-only for a saved model)")
 
 
 def metric_rows(results: Mapping, ks: Sequence[int] = (20, 50, 100)) -> dict[str, float | None]:

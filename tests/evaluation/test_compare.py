@@ -7,6 +7,7 @@ import pytest
 from maskrcnn_benchmark.evaluation.compare import (
     aggregate_runs,
     comparison_table,
+    energy_ranking_rows,
     load_eval_results,
     metric_rows,
 )
@@ -59,3 +60,25 @@ def test_load_eval_results_errors(tmp_path):
     with pytest.raises(ValueError, match="several datasets"):
         load_eval_results(str(tmp_path))
     assert load_eval_results(str(tmp_path), "b_test")["R"]["20"] == 0.1
+
+
+def test_energy_ranking_rows_read_rank_only_or_pretraining_files(tmp_path):
+    ranking = {"random": {"accuracy": {"1": 0.8, "2": 0.9}},
+               "rule_addition>addition": {"accuracy": {"1": 0.55}}}
+    ranked, pretrained = tmp_path / "ranked", tmp_path / "pretrained"
+    ranked.mkdir()
+    pretrained.mkdir()
+    (ranked / "energy_ranking.json").write_text(json.dumps({"test": ranking}))
+    # a pretraining folder: its own test ranking, unless a --rank-only file is beside it
+    (pretrained / "energy_pretrain.json").write_text(json.dumps(
+        {"epochs": [], "test": {"random": {"accuracy": {"1": 0.7}}}}))
+    assert energy_ranking_rows(str(ranked)) == {
+        "random k=1": 0.8, "random k=2": 0.9, "rule_addition>addition k=1": 0.55}
+    assert energy_ranking_rows(str(pretrained)) == {"random k=1": 0.7}
+    (pretrained / "energy_ranking.json").write_text(json.dumps({"test": ranking}))
+    assert energy_ranking_rows(str(pretrained))["random k=1"] == 0.8
+    (ranked / "energy_ranking.json").write_text(json.dumps({"weight": "x"}))
+    with pytest.raises(ValueError, match="has no 'test' ranking"):
+        energy_ranking_rows(str(ranked))
+    with pytest.raises(FileNotFoundError, match="--rank-only for a saved model"):
+        energy_ranking_rows(str(tmp_path))
