@@ -193,18 +193,29 @@ def _all_pairs(graph):
     return PredicateGraph(graph.image, graph.labels, graph.boxes, pairs, predicates)
 
 
+def _added(graph, variant):
+    """(changed edges, sorted new predicates) of a variant."""
+    edges = (variant.predicates != graph.predicates).nonzero(as_tuple=True)[0]
+    return edges.tolist(), sorted(variant.predicates[edges].tolist())
+
+
 def test_link_changes_remove_required_links_and_add_forbidden_or_harmless_ones(gt_graphs):
     graphs, rules = gt_graphs
     generator = torch.Generator().manual_seed(0)
     counted = {}
     for graph in map(_all_pairs, graphs):
         assert rules.violations(graph, graph.predicates) == 0
-        for variant in link_changes(graph, (1, 2), 4, rules, generator):
+        variants = link_changes(graph, (1, 2), 4, rules, generator)
+        forbidden = [_added(graph, v) for v in variants if v.kind == "rule_addition"]
+        for variant in variants:
+            if variant.kind == "matched_addition":  # a forbidden copy's predicates, elsewhere
+                assert _added(graph, variant)[1] in [predicates for _, predicates in forbidden]
+                assert _added(graph, variant)[0] not in [edges for edges, _ in forbidden]
             counted[variant.kind, variant.k] = counted.get((variant.kind, variant.k), 0) + 1
             changed = (variant.predicates != graph.predicates).nonzero(as_tuple=True)[0]
             assert len(changed) == variant.k
             broken = rules.violations(graph, variant.predicates)
-            assert (broken > 0) == (variant.kind != "addition")
+            assert (broken > 0) == (variant.kind not in ("addition", "matched_addition"))
             for edge in changed.tolist():
                 alone = graph.predicates.clone()
                 alone[edge] = variant.predicates[edge]
@@ -216,7 +227,9 @@ def test_link_changes_remove_required_links_and_add_forbidden_or_harmless_ones(g
                     # a background pair given a predicate its pair rule admits
                     assert graph.predicates[edge] == 0 and variant.predicates[edge] > 0
                     assert rules.pair_allowed(graph, edge, int(variant.predicates[edge]))
-                    assert (rules.violations(graph, alone) > 0) == (variant.kind != "addition")
+                    if variant.kind != "matched_addition":
+                        assert (rules.violations(graph, alone) > 0) == (
+                            variant.kind == "rule_addition")
     # two forbidden additions on randomly drawn background pairs are rare; one is common
     assert min(counted.get((kind, 1), 0) for kind in LINK_KINDS) >= 5, counted
     assert counted.get(("rule_deletion", 2), 0) >= 3 and counted.get(("addition", 2), 0) >= 3

@@ -164,10 +164,11 @@ def test_short_pretraining_lowers_the_loss_writes_files_and_is_deterministic(
     assert second["loss"] < first["loss"]
     assert first["graphs"] == 10 and first["steps"] == 5 and first["skipped_graphs"] == 0
     kinds = {"random", "hard_negative", "rule"}
-    assert kinds <= set(first["val"]) <= kinds | set(LINK_KINDS) | {"rule_addition>addition"}
+    contrasts = {"rule_addition>addition", "rule_addition>matched_addition"}
+    assert kinds <= set(first["val"]) <= kinds | set(LINK_KINDS) | contrasts
     assert set(first["val"]["random"]["accuracy"]) <= {"1", "2", "3"}
     # the tiny test split has each kind, and the two kinds of additions are also compared
-    assert set(report["test"]) == kinds | set(LINK_KINDS) | {"rule_addition>addition"}
+    assert set(report["test"]) == kinds | set(LINK_KINDS) | contrasts
     contrast = report["test"]["rule_addition>addition"]
     assert contrast["pairs"]["1"] > 0 and 0.0 <= contrast["accuracy"]["1"] <= 1.0
     saved = torch.load(pretrained / "energy_model.pth", map_location="cpu", weights_only=True)

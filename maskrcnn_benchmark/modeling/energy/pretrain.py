@@ -19,9 +19,9 @@ diagnostics, ``hard_negative`` = drawn like the training negatives, ``rule`` = r
 changes on the synthetic benchmark, and there also relations removed or added
 (``rule_deletion``: a required link missing, ``rule_addition``: a forbidden one added,
 ``addition``: a harmless one added; ``link_changes``); share with E(GT) < E(changed), ties
-half. ``rule_addition>addition`` compares the two kinds of additions of one image with each
-other instead (share with E(forbidden) > E(harmless)): an energy can charge every addition
-against the GT graph and still not tell the two apart. The run over a
+half. ``rule_addition>addition`` and ``rule_addition>matched_addition`` compare additions of
+one image with each other instead (share with E(forbidden) > E(harmless)): an energy can
+charge every addition against the GT graph and still not tell the two apart. The run over a
 config (datasets, files, TensorBoard) is ``pretrain_run.py``.
 """
 
@@ -54,8 +54,9 @@ __all__ = ["EpochStats", "RankingSet", "build_ranking_set", "evaluate_ranking",
 
 RANKING_KS = (1, 2, 3)
 # (high, low) kinds whose variants of one image are also compared with each other: a forbidden
-# addition against a harmless one ("rule_addition>addition" in the results)
-CONTRASTS = (("rule_addition", "addition"),)
+# addition against a harmless one, and against the same predicates added where they are
+# harmless ("rule_addition>addition", "rule_addition>matched_addition" in the results)
+CONTRASTS = (("rule_addition", "addition"), ("rule_addition", "matched_addition"))
 
 
 @dataclass

@@ -12,9 +12,12 @@ are caught only through the other relations of the image.
 too): a ``rule_deletion`` removes GT relations that an "exactly one" rule requires (a part's
 one whole link, a garment's wearer), a ``rule_addition`` gives background pairs a predicate
 that their pair rule admits but a scene rule forbids (a second whole, a second support), and an
-``addition`` gives them one that breaks no rule. A decoder that lists a background pair with a
-predicate asks the energy exactly this: E(graph + link) - E(graph) must be negative for a
-required link that is missing and positive for a forbidden one.
+``addition`` gives them one that breaks no rule, and a ``matched_addition`` adds the very
+predicates of a ``rule_addition`` on other background pairs where they break no rule (a
+part's first "of" link where the rule-breaking copy gave it a second). A decoder that lists a
+background pair with a predicate asks the energy exactly this: E(graph + link) - E(graph) must
+be negative for a required link that is missing and positive for a forbidden one, and a
+forbidden addition must cost more than the same predicate added where it is allowed.
 """
 
 from __future__ import annotations
@@ -37,8 +40,8 @@ __all__ = ["SceneRules", "rule_breaking_changes", "link_changes", "LINK_KINDS"]
 
 RULE_KIND = "rule"
 # the kinds of link_changes: required relations removed, forbidden ones added, harmless ones
-# added
-LINK_KINDS = ("rule_deletion", "rule_addition", "addition")
+# added, and the forbidden ones' predicates added where they are harmless
+LINK_KINDS = ("rule_deletion", "rule_addition", "addition", "matched_addition")
 
 
 class SceneRules:
@@ -184,7 +187,39 @@ def link_changes(graph: PredicateGraph, ks: Sequence[int], count: int, rules: Sc
                     seen.add(key)
                     found += 1
                     variants.append(Variant(kind, k, changed))
+    for variant in [v for v in variants if v.kind == "rule_addition"]:
+        matched = _matched_addition(graph, variant, background, options, rules, base,
+                                    generator, max_tries)
+        if matched is not None:
+            variants.append(matched)
     return variants
+
+
+def _matched_addition(graph: PredicateGraph, forbidden: Variant, background: list[int],
+                      options, rules: SceneRules, base: int, generator: torch.Generator,
+                      max_tries: int) -> Variant | None:
+    """The predicates of a ``rule_addition`` added on other background edges (drawn, up to
+    ``max_tries`` per predicate) where each keeps its pair rule and all together break no
+    rule; None when none is found."""
+    added = (forbidden.predicates != graph.predicates).nonzero(as_tuple=True)[0].tolist()
+    used = set(added)
+    changed = graph.predicates.clone()
+    for edge in added:
+        predicate = int(forbidden.predicates[edge])
+        order = torch.randperm(len(background), generator=generator)[:max_tries].tolist()
+        for index in order:
+            other = background[index]
+            if other in used or predicate not in options(other):
+                continue
+            trial = changed.clone()
+            trial[other] = predicate
+            if rules.violations(graph, trial) == base:
+                changed = trial
+                used.add(other)
+                break
+        else:
+            return None
+    return Variant("matched_addition", forbidden.k, changed)
 
 
 def _set(predicates: Tensor, edge: int, value: int) -> Tensor:
