@@ -16,6 +16,7 @@ from .plans import (
     DECODED,
     DEMOTED,
     FILLED,
+    FILLED_PLAIN,
     STRUCTURE_METHODS,
     STRUCTURE_SCREEN,
     STRUCTURE_SETTINGS,
@@ -81,6 +82,8 @@ def _decoding(settings: Settings) -> str:
                   setting_name(predictor, task, "ce", f"{DECODED}_w3")),
                  (f"{predictor} {task} CE + energy-guided decoding, fillers rescored",
                   setting_name(predictor, task, "ce", FILLED)),
+                 (f"{predictor} {task} CE + energy-guided decoding, fillers rescored by its "
+                  "own energy", setting_name(predictor, task, "ce", FILLED_PLAIN)),
                  (f"{predictor} {task} CE + energy-guided decoding, fillers demoted",
                   setting_name(predictor, task, "ce", DEMOTED)),
                  (f"{predictor} {task} CE + energy-guided decoding, fillers rescored, centred",

@@ -94,7 +94,8 @@ def test_structure_plan_shares_the_main_grid_runs_and_adds_the_baselines():
     names = [name for name, _ in runs]
     # trained (CE, confidence penalty, the paper's EBM; seeds 0-4), plain decoding (seeds 0-4,
     # weight 3 on seed 0), fillers rescored (seeds 0-4) / demoted / centred (seed 0), screens
-    assert len(names) == len(set(names)) == 5 * 4 * 3 + 5 * 4 + 4 + 5 * 4 + 4 + 4 + 6
+    # and fillers rescored by the decoding energy itself (seeds 0-2)
+    assert len(names) == len(set(names)) == 5 * 4 * 3 + 5 * 4 + 4 + 5 * 4 + 4 + 4 + 3 * 4 + 6
     shared = [(name, overrides) for name, overrides in runs if name in main]
     # CE and the paper's EBM are the main grid's runs, with the very same overrides
     assert len(shared) == 3 * 4 * 2 and all(main[name] == ovr for name, ovr in shared)
@@ -144,6 +145,12 @@ def test_structure_plan_shares_the_main_grid_runs_and_adds_the_baselines():
         "ENERGY_MODEL.WEIGHT": os.path.join("energy_pretrain_add", "seed2", "energy_model.pth"),
         "TEST.ENERGY_DECODE.FILLER_TOP_K": "40", "TEST.ENERGY_DECODE.FILLER_RESCORE": "True"}
     assert fill[-2:] == plain[-2:]  # the CE model of the same seed
+    # ... and by the decoding energy itself: the plain decode run plus the filler keys only
+    own = structure["vctree_sgcls_ce_decode_fill_plain_seed2"]
+    assert dict(zip(own[::2], own[1::2])) == {
+        **dict(zip(plain[::2], plain[1::2])),
+        "TEST.ENERGY_DECODE.FILLER_TOP_K": "40", "TEST.ENERGY_DECODE.FILLER_RESCORE": "True"}
+    assert "vctree_sgcls_ce_decode_fill_plain_seed3" not in structure
     # the fillers only demoted or centred (seed-0 screens): the rescored run plus one key, the
     # same energy model
     for suffix, key in (("demote", "FILLER_DEMOTE_ONLY"), ("center", "FILLER_CENTER")):
