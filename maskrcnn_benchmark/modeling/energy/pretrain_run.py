@@ -90,13 +90,7 @@ def pretrain_energy_model(cfg) -> dict[str, Any]:
 
     statistics = get_dataset_statistics(cfg)
     train_sets = _datasets(cfg, cfg.DATASETS.TRAIN, num_rel, is_train=True)
-    prior = (LabelPrior.from_statistics(statistics, num_obj, num_rel)
-             if energy.HARD_NEGATIVES.SOURCE == "frequency" else None)
-    sampler = HardNegativeSampler(
-        num=energy.HARD_NEGATIVES.NUM, num_changes=tuple(energy.HARD_NEGATIVES.NUM_CHANGES),
-        source=energy.HARD_NEGATIVES.SOURCE, change_nodes=False, num_obj_classes=num_obj,
-        num_rel_classes=num_rel, prior=prior, additions=energy.HARD_NEGATIVES.ADDITIONS,
-        deletions=energy.HARD_NEGATIVES.DELETIONS)
+    sampler = _hard_negative_sampler(cfg, statistics)
     model = build_energy_model(cfg, 0, num_obj, num_rel).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=pretrain.LR)
     energy_loss = build_energy_loss(cfg)
@@ -168,13 +162,7 @@ def rank_energy_model(cfg) -> dict[str, Any]:
     model = build_energy_model(cfg, 0, num_obj, num_rel)
     data = load_energy_model_file(energy.WEIGHT, model, cfg)
     statistics = get_dataset_statistics(cfg)
-    prior = (LabelPrior.from_statistics(statistics, num_obj, num_rel)
-             if energy.HARD_NEGATIVES.SOURCE == "frequency" else None)
-    sampler = HardNegativeSampler(
-        num=energy.HARD_NEGATIVES.NUM, num_changes=tuple(energy.HARD_NEGATIVES.NUM_CHANGES),
-        source=energy.HARD_NEGATIVES.SOURCE, change_nodes=False, num_obj_classes=num_obj,
-        num_rel_classes=num_rel, prior=prior, additions=energy.HARD_NEGATIVES.ADDITIONS,
-        deletions=energy.HARD_NEGATIVES.DELETIONS)
+    sampler = _hard_negative_sampler(cfg, statistics)
     started = time.perf_counter()
     ranking = evaluate_ranking(model, _ranking_set(cfg, cfg.DATASETS.TEST, num_obj, num_rel,
                                                    statistics, sampler))
@@ -185,6 +173,19 @@ def rank_energy_model(cfg) -> dict[str, Any]:
     write_json_atomic(path, report, indent=2)
     logger.info("test ranking of %s  %s -> %s", energy.WEIGHT, _ranking_summary(ranking), path)
     return report
+
+
+def _hard_negative_sampler(cfg, statistics) -> HardNegativeSampler:
+    """The pretraining's negatives (ENERGY_MODEL.HARD_NEGATIVES; predicates only)."""
+    negatives = cfg.ENERGY_MODEL.HARD_NEGATIVES
+    num_obj = cfg.MODEL.ROI_BOX_HEAD.NUM_CLASSES
+    num_rel = cfg.MODEL.ROI_RELATION_HEAD.NUM_CLASSES
+    prior = (LabelPrior.from_statistics(statistics, num_obj, num_rel)
+             if negatives.SOURCE == "frequency" else None)
+    return HardNegativeSampler(
+        num=negatives.NUM, num_changes=tuple(negatives.NUM_CHANGES), source=negatives.SOURCE,
+        change_nodes=False, num_obj_classes=num_obj, num_rel_classes=num_rel, prior=prior,
+        additions=negatives.ADDITIONS, deletions=negatives.DELETIONS)
 
 
 def _datasets(cfg, names, num_rel: int, is_train: bool) -> list:
