@@ -12,7 +12,8 @@ from maskrcnn_benchmark.engine.relation import test_relation_model as run_relati
 from maskrcnn_benchmark.evaluation.outputs import load_predictions
 from maskrcnn_benchmark.modeling.detector.detectors import build_detection_model
 from maskrcnn_benchmark.modeling.energy import EnergyDecoder, build_energy_decoder
-from maskrcnn_benchmark.modeling.energy.energy_decode import replicate_images, swap_to_labels
+from maskrcnn_benchmark.modeling.energy.energy_decode import swap_to_labels
+from maskrcnn_benchmark.modeling.energy.graph_copies import replicate_images
 from maskrcnn_benchmark.modeling.energy.message_passing import scatter_sum
 from maskrcnn_benchmark.modeling.roi_heads.relation_head.inference import RelationPostProcessor
 from maskrcnn_benchmark.structures.bounding_box import BoxList
