@@ -373,6 +373,8 @@ def test_fillers_centred_by_predicate_cancel_the_addition_cost_of_their_predicat
     assert by_image.relation_logits[0][0].tolist() == pytest.approx([3.0, 1.25, -2.75, -3.5])
     with pytest.raises(ValueError, match="FILLER_CENTER_BY must be one of image, predicate"):
         _decoder(top=2, filler_top_k=4, rescore=True, center=True, center_by="label")
+    with pytest.raises(ValueError, match="set FILLER_CENTER True with it"):
+        _decoder(top=2, filler_top_k=4, rescore=True, center_by="predicate")
 
 
 def _graph_energy(energy):

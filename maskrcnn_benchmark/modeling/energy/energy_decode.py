@@ -229,6 +229,10 @@ class EnergyDecoder:
                     f"TEST.ENERGY_DECODE.{key} changes how fillers are rescored: set "
                     "TEST.ENERGY_DECODE.FILLER_RESCORE True and FILLER_TOP_K > 0 with it, or "
                     f"{key} False")
+        if filler_center_by != FILLER_CENTER_GROUPS[0] and not filler_center:
+            raise ValueError("TEST.ENERGY_DECODE.FILLER_CENTER_BY chooses how FILLER_CENTER "
+                             "centres the fillers: set FILLER_CENTER True with it, or leave it "
+                             f"{FILLER_CENTER_GROUPS[0]!r}")
         if filler_center_by not in FILLER_CENTER_GROUPS:
             raise ValueError(f"TEST.ENERGY_DECODE.FILLER_CENTER_BY must be one of "
                              f"{', '.join(FILLER_CENTER_GROUPS)}; got {filler_center_by!r}")

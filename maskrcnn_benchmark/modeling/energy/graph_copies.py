@@ -63,8 +63,8 @@ def replicate_images(graph: SceneGraph, image_ids: Tensor) -> tuple[SceneGraph, 
 
 @torch.no_grad()
 def energies_of_changes(energy_model: nn.Module, graph: SceneGraph,
-                         image_embedding: Tensor | None, labels: Tensor, rows: Tensor,
-                         new_labels: Tensor) -> Tensor:
+                        image_embedding: Tensor | None, labels: Tensor, rows: Tensor,
+                        new_labels: Tensor) -> Tensor:
     """Exact [M] energies of the graphs with the single change ``rows[m] -> new_labels[m]``."""
     images = graph.edge_batch[rows]
     edge_order = torch.argsort(graph.edge_batch, stable=True)

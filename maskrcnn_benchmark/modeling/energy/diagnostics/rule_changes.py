@@ -22,7 +22,7 @@ forbidden addition must cost more than the same predicate added where it is allo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -196,8 +196,8 @@ def link_changes(graph: PredicateGraph, ks: Sequence[int], count: int, rules: Sc
 
 
 def _matched_addition(graph: PredicateGraph, forbidden: Variant, background: list[int],
-                      options, rules: SceneRules, base: int, generator: torch.Generator,
-                      max_tries: int) -> Variant | None:
+                      options: Callable[[int], list[int]], rules: SceneRules, base: int,
+                      generator: torch.Generator, max_tries: int) -> Variant | None:
     """The predicates of a ``rule_addition`` added on other background edges (drawn, up to
     ``max_tries`` per predicate) where each keeps its pair rule and all together break no
     rule; None when none is found."""
