@@ -14,6 +14,7 @@ from maskrcnn_benchmark.modeling.roi_heads.relation_head import (
 )
 from maskrcnn_benchmark.modeling.roi_heads.relation_head.feature_extractors import (
     pair_rect_masks,
+    unordered_pairs,
 )
 from maskrcnn_benchmark.modeling.roi_heads.relation_head.predictor_catalog import (
     predictor_settings,
@@ -85,6 +86,47 @@ def test_rect_masks_hand_example():
     expected_object = torch.zeros(11, 11)
     expected_object[3:11, 5:11] = 1  # x floor(5.5)=5..ceil(10.83)=11, y floor(3.67)=3..11
     assert torch.equal(masks[0, 1], expected_object)
+
+
+def test_unordered_pairs_hand_example():
+    keys, inverse = unordered_pairs(torch.tensor([[0, 1], [2, 0], [1, 0], [0, 2], [1, 2]]))
+    assert keys.tolist() == [[0, 1], [0, 2], [1, 2]]
+    assert inverse.tolist() == [0, 1, 0, 1, 2]
+
+
+def test_union_features_pool_each_unordered_pair_once():
+    torch.manual_seed(0)
+    head = _head().eval()
+    extractor = head.union_feature_extractor
+    generator = torch.Generator().manual_seed(3)
+    proposals = [BoxList(torch.tensor([[0.0, 0, 20, 20], [10, 10, 40, 40], [30, 2, 60, 20]]),
+                         IMAGE_SIZE),
+                 BoxList(torch.tensor([[5.0, 5, 30, 30], [1, 20, 50, 45]]), IMAGE_SIZE)]
+    pairs = [torch.tensor([[0, 1], [1, 0], [2, 0], [1, 2], [0, 2]]), torch.tensor([[1, 0]])]
+    features = _features(generator)
+    pooled_rows = []
+    hook = extractor.feature_extractor.pooler.register_forward_hook(
+        lambda module, args, out: pooled_rows.append(out.shape[0]))
+    with torch.no_grad():
+        out = extractor(features, proposals, pairs)
+        # Reference: every ordered pair pooled on its own (SGB's computation).
+        rects, visual = [], []
+        for image, (proposal, image_pairs) in enumerate(zip(proposals, pairs)):
+            for subject, obj in image_pairs.tolist():
+                union = BoxList(torch.cat([
+                    torch.minimum(proposal.bbox[subject, :2], proposal.bbox[obj, :2]),
+                    torch.maximum(proposal.bbox[subject, 2:], proposal.bbox[obj, 2:])])[None],
+                    IMAGE_SIZE)
+                level_features = [f[image:image + 1] for f in features]
+                visual.append(extractor.feature_extractor.pooler(level_features, [union]))
+            rects.append(pair_rect_masks(proposal, image_pairs, extractor.rect_size))
+        expected = extractor.feature_extractor.forward_without_pool(
+            torch.cat(visual) + extractor.rect_conv(torch.cat(rects)))
+    hook.remove()
+    assert pooled_rows[0] == 4  # 3 unordered pairs in image 0, 1 in image 1 (not 6 boxes)
+    assert out.shape == (6, extractor.out_channels)
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(out[0], out[1])  # (0, 1) and (1, 0) differ by their box masks
 
 
 def test_union_features_shapes_and_no_pair():

@@ -16,7 +16,7 @@ from maskrcnn_benchmark.modeling.roi_heads.box_head.roi_box_feature_extractors i
 from maskrcnn_benchmark.structures.bounding_box import BoxList
 from maskrcnn_benchmark.structures.boxlist_ops import boxlist_union
 
-__all__ = ["RelationFeatureExtractor", "pair_rect_masks"]
+__all__ = ["RelationFeatureExtractor", "pair_rect_masks", "unordered_pairs"]
 
 
 def pair_rect_masks(proposal: BoxList, pair_idxs: Tensor, rect_size: int) -> Tensor:
@@ -37,9 +37,22 @@ def pair_rect_masks(proposal: BoxList, pair_idxs: Tensor, rect_size: int) -> Ten
     return (inside_y[..., :, None] & inside_x[..., None, :]).float()
 
 
+def unordered_pairs(pair_idxs: Tensor) -> tuple[Tensor, Tensor]:
+    """(one ordered pair per unordered pair [U, 2], index [P] of each input pair among them).
+
+    The union box of (i, j) is the union box of (j, i), so its pooled features are computed once
+    per unordered pair and gathered back: SGDet tests score every ordered pair, half the pooling.
+    """
+    low = torch.minimum(pair_idxs[:, 0], pair_idxs[:, 1])
+    high = torch.maximum(pair_idxs[:, 0], pair_idxs[:, 1])
+    keys, inverse = torch.unique(torch.stack([low, high], dim=1), dim=0, return_inverse=True)
+    return keys, inverse
+
+
 class RelationFeatureExtractor(nn.Module):
     """Union-box features of every pair: ``feature_extractor.pooler`` pools the union box (all
-    FPN levels concatenated and reduced when ``pool_all_levels``), ``rect_conv`` encodes the two
+    FPN levels concatenated and reduced when ``pool_all_levels``; once per unordered pair, as
+    the union is symmetric), ``rect_conv`` encodes the two
     box masks to the same [C, r, r] map, their sum goes through ``feature_extractor``'s fc6/fc7.
 
     Args:
@@ -95,13 +108,17 @@ class RelationFeatureExtractor(nn.Module):
         if sum(len(p) for p in rel_pair_idxs) == 0:
             empty = features[0].new_zeros((0, self.out_channels))
             return (empty, empty.clone()) if self.separate_spatial else empty
-        unions, rects = [], []
+        unions, rects, gather, offset = [], [], [], 0
         for proposal, pairs in zip(proposals, rel_pair_idxs):
             boxes = BoxList(proposal.convert("xyxy").bbox, proposal.size)  # no fields to copy
-            unions.append(boxlist_union(boxes[pairs[:, 0]], boxes[pairs[:, 1]]))
+            keys, inverse = unordered_pairs(pairs)
+            unions.append(boxlist_union(boxes[keys[:, 0]], boxes[keys[:, 1]]))
+            gather.append(inverse + offset)
+            offset += len(keys)
             rects.append(pair_rect_masks(proposal, pairs, self.rect_size))
         rect_features = self.rect_conv(torch.cat(rects, dim=0).to(features[0].dtype))
-        visual = self.feature_extractor.pooler(features, unions)
+        # Pool each union box once ((i, j) and (j, i) share it), then one row per ordered pair.
+        visual = self.feature_extractor.pooler(features, unions)[torch.cat(gather)]
         if self.separate_spatial:
             return (self.feature_extractor.forward_without_pool(visual),
                     self.spatial_fc(rect_features.flatten(1)))
