@@ -1,7 +1,8 @@
 """docs/RESULTS.md laid out as the paper's Tables 1-3 (plans main, paper and structure).
 
 ``paper_tables(collect(root))``: Table 1, mean recall mR@20/50/100 of every model (IMP, Motifs,
-Transformer, VCTree, VCTree-TDE) with CE and EBM in PredCls, SGCls and SGDet, the per-seed
+Transformer, VCTree, VCTree-TDE; the GQA-format rows of plan gqa, Transformer, Motifs and IMP in
+PredCls and SGCls, "-" under SGDet as in the paper) with CE and EBM per task, the per-seed
 difference EBM - CE under each model, and the energy-guided decoding of CE scores (plan
 structure) where it ran; Table 2, zero-shot recall zsR@20/50 in the same layout; Table 3,
 few-shot recall fsR@20 by train-frequency bin of VCTree SGDet. Cells are mean ± sample std over
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import statistics
 
-from .plans import DECODED, METHODS, TASK_FLAGS, TDE, setting_name
+from .plans import DECODED, GQA, GQA_TASKS, METHODS, TASK_FLAGS, TDE, setting_name
 from .results import Settings, aggregate
 from .tables import FEW_SHOT, cell, seed_pairs, table
 
@@ -24,13 +25,19 @@ PAPER_BEGIN = "<!-- paper_tables:begin -->"
 PAPER_END = "<!-- paper_tables:end -->"
 # label -> (predictor file name, variant suffix) in the paper's row order
 MODELS = {"IMP": ("imp", ""), "Motifs": ("motifs", ""), "Transformer": ("transformer", ""),
-          "VCTree": ("vctree", ""), "VCTree-TDE": ("causal", TDE)}
+          "VCTree": ("vctree", ""), "VCTree-TDE": ("causal", TDE),
+          "GQA-format Transformer": ("transformer", GQA), "GQA-format Motifs": ("motifs", GQA),
+          "GQA-format IMP": ("imp", GQA)}
+# variant suffix -> the tasks its rows have (the paper omits SGDet on GQA: "-" in those cells)
+SUFFIX_TASKS = {GQA: GQA_TASKS}
 METHOD_LABELS = {"ce": "CE", "ebm": "EBM"}
 TABLE1_METRICS = ["mR@20", "mR@50", "mR@100"]
 TABLE2_METRICS = ["zsR@20", "zsR@50"]
 
 
-def _cell(settings: Settings, setting: str, metric: str) -> str:
+def _cell(settings: Settings, setting: str, metric: str, omitted: bool = False) -> str:
+    if omitted:
+        return "-"
     runs = [row for _, row in sorted(settings.get(setting, {}).items())]
     return cell(aggregate(runs), metric, len(runs)) if runs else "not run"
 
@@ -45,9 +52,13 @@ def _difference(settings: Settings, ours: str, base: str, metric: str) -> str:
     return f"{mean:+.2f}{spread} ({len(diff)})"
 
 
+def _has_task(suffix: str, task: str) -> bool:
+    return task in SUFFIX_TASKS.get(suffix, TASK_FLAGS)
+
+
 def _seeds(settings: Settings, predictor: str, method: str, suffix: str) -> str:
     return "/".join(str(len(settings.get(setting_name(predictor, task, method, suffix), {})))
-                    for task in TASK_FLAGS)
+                    if _has_task(suffix, task) else "-" for task in TASK_FLAGS)
 
 
 def model_table(settings: Settings, metrics: list[str], decoded: bool = True) -> str:
@@ -59,7 +70,8 @@ def model_table(settings: Settings, metrics: list[str], decoded: bool = True) ->
     lines = ["| " + " | ".join(header) + " |", "|---|---|---:|" + "---:|" * (len(header) - 3)]
     for label, (predictor, suffix) in MODELS.items():
         for method in METHODS:
-            cells = [_cell(settings, setting_name(predictor, task, method, suffix), metric)
+            cells = [_cell(settings, setting_name(predictor, task, method, suffix), metric,
+                           omitted=not _has_task(suffix, task))
                      for task in tasks for metric in metrics]
             lines.append(f"| {label} | {METHOD_LABELS[method]} | "
                          f"{_seeds(settings, predictor, method, suffix)} | "

@@ -32,7 +32,7 @@ __all__ = ["SEEDS", "TASKS", "METHODS", "PLANS", "PREDICTORS", "RUN_NAME", "Run"
            "replaced", "pretrained_energy", "pretraining_runs",
            "registered_predictor", "setting_name", "run_name", "main_settings", "run_overrides",
            "plan", "build", "done", "TASK_FLAGS", "SGDET_PREDICTORS", "TDE", "TDE_OVERRIDES",
-           "paper_settings"]
+           "paper_settings", "GQA", "GQA_PREDICTORS", "GQA_TASKS", "GQA_DATA", "GQA_OVERRIDES"]
 
 Run = tuple[str, list[str]]
 
@@ -43,7 +43,7 @@ TASK_FLAGS = {"predcls": ("True", "True"), "sgcls": ("True", "False"),
 # the tasks of the main grid (SGDet is the plan ``paper``'s)
 TASKS = {task: TASK_FLAGS[task] for task in ("predcls", "sgcls")}
 METHODS = ("ce", "ebm")
-PLANS = ("main", "ablation", "extras", "structure", "paper")
+PLANS = ("main", "ablation", "extras", "structure", "paper", "gqa")
 RUN_NAME = re.compile(r"^(?P<setting>.+)_seed(?P<seed>\d+)$")
 # The predictors of the main grid (the paper's four), named by their file in
 # maskrcnn_benchmark/modeling/roi_heads/relation_head/predictors/; the config value of each is
@@ -358,6 +358,31 @@ def _paper_runs() -> list[Run]:
             for method in METHODS]
 
 
+# The paper's GQA rows (plan ``gqa``): Transformer, Motifs and IMP without the frequency bias
+# (the paper drops it on GQA), PredCls and SGCls (the paper omits SGDet on GQA), CE and EBM,
+# 3 seeds, on the GQA-format synthetic data set converted by tools/convert_gqa.py, with the
+# small detector pretrained on it (configs/detector/synthetic_gqa_R18_FPN.yaml). Settings are
+# ``<predictor>_<task>_<method>_gqa``.
+GQA = "gqa"
+GQA_PREDICTORS = ("transformer", "motifs", "imp")
+GQA_TASKS = ("predcls", "sgcls")
+GQA_DATA = "synthetic_gqa_small"
+GQA_OVERRIDES = (
+    "DATASETS.TRAIN", f'("{GQA_DATA}_train",)', "DATASETS.VAL", f'("{GQA_DATA}_val",)',
+    "DATASETS.TEST", f'("{GQA_DATA}_test",)', "DATASETS.NUM_VAL_IM", "100",
+    "MODEL.ROI_BOX_HEAD.NUM_CLASSES", "41", "MODEL.ROI_RELATION_HEAD.NUM_CLASSES", "26",
+    "MODEL.ROI_RELATION_HEAD.PREDICT_USE_BIAS", "False",
+    "MODEL.PRETRAINED_DETECTOR_CKPT", "./output/synthetic_gqa/detector/model_final.pth",
+)
+
+
+def _gqa_runs() -> list[Run]:
+    return [(run_name(setting_name(predictor, task, method, GQA), seed),
+             run_overrides(predictor, task, method == "ebm", seed) + list(GQA_OVERRIDES))
+            for seed in SEEDS for predictor in GQA_PREDICTORS for task in GQA_TASKS
+            for method in METHODS]
+
+
 # Test-time refinement of the main grid's EBM models of one seed (test only).
 REFINED = "refined"
 REFINED_SEED = 0
@@ -388,6 +413,8 @@ def plan(name: str, output_root: str) -> list[Run]:
         return _structure_runs(output_root)
     if name == "paper":
         return _paper_runs()
+    if name == "gqa":
+        return _gqa_runs()
     raise ExperimentError(f"unknown plan {name!r}: {', '.join(PLANS)}")
 
 

@@ -51,6 +51,22 @@ def test_table_1_pairs_ebm_with_ce_per_task_and_lists_missing_settings(tmp_path)
     assert "| VCTree SGDet CE | 0 | not run |" in table3
 
 
+def test_gqa_format_rows_have_predcls_and_sgcls_and_a_dash_under_sgdet(tmp_path):
+    write_run(tmp_path, "motifs_predcls_ce_gqa_seed0", _with_groups(0.2, 0.1, 0.0))
+    write_run(tmp_path, "motifs_predcls_ebm_gqa_seed0", _with_groups(0.3, 0.2, 0.0))
+    write_run(tmp_path, "motifs_predcls_ce_seed0", _with_groups(0.8, 0.0, 0.0))  # VG row
+    text = paper_tables(collect(str(tmp_path)))
+    table1 = text.split("### Table 2")[0]
+    ce = _cells(table1, "GQA-format Motifs", "CE")
+    assert ce[2] == "1/0/-" and ce[3:6] == ["10.00"] * 3 and ce[6:9] == ["not run"] * 3
+    assert ce[9:] == ["-"] * 3  # the paper omits SGDet on GQA
+    assert _cells(table1, "GQA-format Motifs", "EBM - CE (seeds)")[3] == "+5.00 (1)"
+    assert _cells(table1, "Motifs", "CE")[3] == "40.00"  # the VG row keeps its own runs
+    assert _cells(table1, "GQA-format IMP", "CE")[2:4] == ["0/0/-", "not run"]
+    table2 = text.split("### Table 2")[1].split("### Table 3")[0]
+    assert _cells(table2, "GQA-format Motifs", "EBM")[3:5] == ["20.00", "20.00"]
+
+
 def test_paper_tables_have_their_own_marked_block(tmp_path):
     write_run(tmp_path, "imp_predcls_ce_seed0", eval_results(0.5))
     doc = tmp_path / "RESULTS.md"

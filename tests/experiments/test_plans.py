@@ -61,7 +61,7 @@ def test_all_plans_have_89_distinct_runs_and_tables_name_them():
 
 def test_unknown_plan_is_one_clear_error():
     with pytest.raises(ExperimentError,
-                       match="unknown plan 'mian': main, ablation, extras, structure, paper"):
+                       match="unknown plan 'mian': main, ablation, extras, structure, paper, gqa"):
         plans.build(["main", "mian"], "out")
 
 
@@ -86,6 +86,27 @@ def test_paper_plan_adds_sgdet_and_vctree_tde_with_the_main_grid_overrides():
     assert "causal_sgdet_ebm_tde_seed0" in paper
     with pytest.raises(ExperimentError, match="unknown task 'sgdt': predcls, sgcls, sgdet"):
         plans.run_overrides("motifs", "sgdt", False, 0)
+
+
+def test_gqa_plan_trains_the_papers_gqa_models_without_the_frequency_bias():
+    main = dict(plans.plan("main", "out"))
+    runs = plans.plan("gqa", "out")
+    names = [name for name, _ in runs]
+    # seeds x (Transformer, Motifs, IMP) x (PredCls, SGCls) x {ce, ebm}; no SGDet, no VCTree
+    assert len(names) == len(set(names)) == 3 * 3 * 2 * 2 and not set(names) & set(main)
+    assert names[0] == "transformer_predcls_ce_gqa_seed0"
+    assert not any("sgdet" in name or "vctree" in name for name in names)
+    gqa = dict(runs)["imp_sgcls_ebm_gqa_seed2"]
+    assert gqa[:10] == main["imp_sgcls_ebm_seed2"]  # the main grid's overrides, then GQA's
+    extra = dict(zip(gqa[10::2], gqa[11::2]))
+    assert extra["MODEL.ROI_RELATION_HEAD.PREDICT_USE_BIAS"] == "False"
+    assert extra["DATASETS.TRAIN"] == '("synthetic_gqa_small_train",)'
+    assert extra["DATASETS.TEST"] == '("synthetic_gqa_small_test",)'
+    # the converter's class counts of the GQA-format synthetic set (40 + 1, 25 + 1)
+    assert (extra["MODEL.ROI_BOX_HEAD.NUM_CLASSES"],
+            extra["MODEL.ROI_RELATION_HEAD.NUM_CLASSES"]) == ("41", "26")
+    assert extra["MODEL.PRETRAINED_DETECTOR_CKPT"] == (
+        "./output/synthetic_gqa/detector/model_final.pth")
 
 
 def test_structure_plan_shares_the_main_grid_runs_and_adds_the_baselines():
