@@ -161,6 +161,8 @@ class Trainer:
         self.scaler.scale(losses).backward()
         self.scaler.unscale_(self.optimizer)
         norms = self._clip_gradients()
+        if not self.scaler.is_enabled():  # the float16 scaler skips such a step by itself
+            self._check_gradient_norms(norms, loss_dict)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
@@ -191,6 +193,20 @@ class Trainer:
             norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
             norms[name] = float(norm)
         return norms
+
+    def _check_gradient_norms(self, norms: dict[str, float],
+                              loss_dict: dict[str, torch.Tensor]) -> None:
+        """One clear error, before the step, where a finite loss gave a non-finite gradient
+        (clipping would turn the weights into NaN and the error would surface steps later)."""
+        bad = {name: norm for name, norm in norms.items() if not math.isfinite(norm)}
+        if bad:
+            shown = {k: round(float(v.detach()), 4) for k, v in loss_dict.items()}
+            raise FloatingPointError(
+                f"Gradient norm became non-finite at iteration {self.iter} ({bad}) with finite "
+                f"losses {shown}; the step was not applied and checkpoints already written are "
+                "intact. Usual cause: an untrained frozen detector (MODEL.PRETRAINED_DETECTOR_CKPT "
+                "empty or random weights) whose unbounded features overflow the gradient; load a "
+                "trained detector, or lower SOLVER.BASE_LR.")
 
     def _log_parameter_grad_norms(self) -> None:
         model = self.model.module if hasattr(self.model, "module") else self.model

@@ -146,6 +146,29 @@ def test_non_finite_loss_raises_and_keeps_checkpoints(tmp_path):
     assert ck.get_checkpoint_file().endswith("model_0000000.pth")
 
 
+class InfiniteGradientModel(ToyModel):
+    """A finite loss (0 at the start) whose gradient is infinite: sqrt at 0."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.offset = nn.Parameter(torch.zeros(1))
+
+    def forward(self, images, targets):
+        return {"loss_fit": self.offset.abs().sqrt().sum()}
+
+
+def test_non_finite_gradient_of_a_finite_loss_raises_before_the_step():
+    model = InfiniteGradientModel()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    weights = model.net[0].weight.clone()
+    trainer = Trainer(model, toy_loader(0, 3), opt, WarmupMultiStepLR(opt, [10]), max_iter=3,
+                      device="cpu", grad_clip=5.0)
+    with pytest.raises(FloatingPointError, match=r"iteration 0 \(\{'model': (inf|nan)\}\)"):
+        trainer.train()
+    assert torch.equal(model.offset.detach(), torch.zeros(1))  # no step: nothing became NaN
+    assert torch.equal(model.net[0].weight, weights)
+
+
 def test_bfloat16_autocast_runs_on_cpu():
     model = ToyModel()
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
