@@ -5,8 +5,9 @@ written by ``tools/image_retrieval.py``: ``ground_truth`` (the oracle: trained a
 the annotated graphs), ``own/<run>`` (SGB's protocol: the retrieval model trained on the SGDet
 run's own graphs of the train and val images, tested on its test graphs) and ``judge/<run>``
 (one retrieval model per seed, the oracle's, scores every run's test graphs). The table has a
-row per source: R@20 and R@100 at every gallery size, mean ± sample std over the retrieval
-seeds (percent), and the gallery's chance level.
+row per setting and protocol (its SGDet runs of every seed pooled): R@20 and R@100 at every
+gallery size, mean ± sample std over run seeds x retrieval seeds (percent); under each EBM row
+EBM - CE paired by run seed and retrieval seed; and the gallery's chance level.
 """
 
 from __future__ import annotations
@@ -58,45 +59,88 @@ def collect_retrieval(root: str) -> Reports:
 
 PROTOCOLS = {"own": "trained on its own graphs (SGB)",
              "judge": "scored by the oracle's retrieval model"}
+_RUN = re.compile(r"^(?P<setting>.+)_seed(?P<seed>\d+)$")
+
+# (protocol, setting) -> (run seed, retrieval seed) -> report; the oracle is ("", "ground_truth")
+Groups = dict[tuple[str, str], dict[tuple[int, int], dict]]
 
 
-def _label(source: str) -> str:
-    if source == "ground_truth":
+def _groups(reports: Reports) -> Groups:
+    """The reports of the runs of one setting (all its run seeds) under one protocol."""
+    groups: Groups = {}
+    for source, by_seed in reports.items():
+        protocol, _, run = source.rpartition("/")
+        match = _RUN.match(run)
+        setting, run_seed = (match["setting"], int(match["seed"])) if match else (run, 0)
+        group = groups.setdefault((protocol, setting), {})
+        for seed, report in by_seed.items():
+            group[(run_seed, seed)] = report
+    return groups
+
+
+def _label(protocol: str, setting: str) -> str:
+    if not protocol and setting == "ground_truth":
         return "annotated graphs (oracle)"
-    protocol, _, run = source.rpartition("/")
-    parts = run.split("_")
-    name = (f"{parts[0]} SGDet {parts[2].upper()} ({parts[-1]})"
-            if len(parts) >= 4 and parts[1] == "sgdet" else run)
-    return f"{name}, {PROTOCOLS[protocol]}" if protocol in PROTOCOLS else source
+    parts = setting.split("_")
+    name = (f"{parts[0]} SGDet {' '.join(parts[2:]).upper()}"
+            if len(parts) >= 3 and parts[1] == "sgdet" else setting)
+    return f"{name}, {PROTOCOLS[protocol]}" if protocol in PROTOCOLS else f"{protocol}/{setting}"
 
 
-def _order(source: str) -> tuple:
-    return (source != "ground_truth", source.rpartition("/")[0], source)
+def _seed_count(keys) -> str:
+    """``<run seeds> x <retrieval seeds>`` (just the retrieval seeds for the oracle)."""
+    runs, seeds = {run for run, _ in keys}, {seed for _, seed in keys}
+    return f"{len(runs)} x {len(seeds)}"
+
+
+def _recalls(group: dict[tuple[int, int], dict], keys, index: int, k: str, source: str):
+    values = []
+    for key in keys:
+        galleries = group[key]["galleries"]
+        if index >= len(galleries):
+            raise ExperimentError(f"{source}: the seeds' reports have different galleries; test "
+                                  "them again with one config")
+        values.append(100 * galleries[index]["recall"][k])
+    return values
+
+
+def _mean_std(values: list[float], signed: bool = False) -> str:
+    mean = f"{statistics.fmean(values):+.2f}" if signed else f"{statistics.fmean(values):.2f}"
+    return mean + (f" ± {statistics.stdev(values):.2f}" if len(values) > 1 else "")
 
 
 def retrieval_table(reports: Reports) -> str:
-    """Table 4 as Markdown: a row per source, R@K per gallery (mean ± std over seeds)."""
+    """Table 4 as Markdown: a row per setting and protocol, R@K per gallery as mean ± std over
+    its run seeds x retrieval seeds, and under each EBM row EBM - CE paired by both seeds."""
     if not reports:
         return "No retrieval runs yet: bash scripts/retrieval_table4.sh"
     first = next(iter(next(iter(reports.values())).values()))
     sizes = [(g["requested_size"], g["gallery_size"]) for g in first["galleries"]]
-    header = ["graphs", "seeds"] + [
+    header = ["graphs", "seeds (runs x retrieval)"] + [
         f"R@{k} ({used:,}{'' if used == asked else f' of {asked:,} asked'})"
         for asked, used in sizes for k in RETRIEVAL_KS]
     lines = ["| " + " | ".join(header) + " |", "|---|---:|" + "---:|" * (len(header) - 2)]
-    for source in sorted(reports, key=_order):
-        runs = [reports[source][seed] for seed in sorted(reports[source])]
-        cells = [_label(source), str(len(runs))]
-        for index, _ in enumerate(sizes):
-            for k in RETRIEVAL_KS:
-                values = [100 * run["galleries"][index]["recall"][k] for run in runs
-                          if index < len(run["galleries"])]
-                if len(values) != len(runs):
-                    raise ExperimentError(f"{source}: the seeds' reports have different "
-                                          "galleries; test them again with one config")
-                spread = f" ± {statistics.stdev(values):.2f}" if len(values) > 1 else ""
-                cells.append(f"{statistics.fmean(values):.2f}{spread}")
+    groups = _groups(reports)
+    oracle = ("", "ground_truth")
+    for protocol, setting in sorted(groups, key=lambda g: (g != oracle, g)):
+        group = groups[(protocol, setting)]
+        keys = sorted(group)
+        count = str(len(keys)) if (protocol, setting) == oracle else _seed_count(keys)
+        cells = [_label(protocol, setting), count] + [
+            _mean_std(_recalls(group, keys, index, k, setting))
+            for index, _ in enumerate(sizes) for k in RETRIEVAL_KS]
         lines.append("| " + " | ".join(cells) + " |")
+        base = (protocol, setting[:-len("_ebm")] + "_ce") if setting.endswith("_ebm") else None
+        paired = sorted(set(group) & set(groups[base])) if base in groups else []
+        if paired:
+            cells = [_label(protocol, setting).replace(" EBM,", " EBM - CE (paired),", 1),
+                     _seed_count(paired)]
+            for index, _ in enumerate(sizes):
+                for k in RETRIEVAL_KS:
+                    ours = _recalls(group, paired, index, k, setting)
+                    theirs = _recalls(groups[base], paired, index, k, base[1])
+                    cells.append(_mean_std([a - b for a, b in zip(ours, theirs)], signed=True))
+            lines.append("| " + " | ".join(cells) + " |")
     chance = "; ".join(
         f"gallery {g['gallery_size']:,}: R@{k} {100 * g['chance_recall'][k]:.2f}"
         for g in first["galleries"] for k in RETRIEVAL_KS)

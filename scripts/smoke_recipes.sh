@@ -8,8 +8,10 @@
 # Usage: bash scripts/smoke_recipes.sh [recipe.yaml ...]   (default: every vg150 and gqa recipe)
 # Environment: SMOKE_ITERS (2), SMOKE_OBJECTIVES ("ce ebm"), SMOKE_DTYPE (float32: CPU float16
 # autocast is ~16x slower; set "" to keep the recipe's DTYPE), SMOKE_OUT (output/smoke_recipes),
-# PYTHON (python3). One recipe at a time, OMP_NUM_THREADS (1) threads. Each recipe's checkpoint
-# is deleted after its test (X-101: ~3 GB each); logs and timings stay in SMOKE_OUT.
+# PYTHON (python3), SMOKE_OPTS (extra KEY VALUE overrides after the smoke's own, split on
+# spaces; e.g. a trained detector in place of the random X-101, docs/BENCHMARKS.md). One recipe
+# at a time, OMP_NUM_THREADS (1) threads. Each recipe's checkpoint is deleted after its test
+# (X-101: ~3 GB each); logs and timings stay in SMOKE_OUT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -30,6 +32,8 @@ COMMON=(MODEL.DEVICE cpu MODEL.PRETRAINED_DETECTOR_CKPT "" MODEL.ROI_BOX_HEAD.NU
     SOLVER.MAX_ITER "$ITERS" SOLVER.STEPS "($ITERS,)" SOLVER.WARMUP_ITERS 0 SOLVER.PRE_VAL False
     SOLVER.TO_VAL False SOLVER.CHECKPOINT_PERIOD "$ITERS" SOLVER.LOG_PERIOD 1)
 [ -n "$DTYPE" ] && COMMON+=(DTYPE "$DTYPE")
+# shellcheck disable=SC2206
+[ -n "${SMOKE_OPTS:-}" ] && COMMON+=(${SMOKE_OPTS})
 if [ $# -gt 0 ]; then RECIPES=("$@"); else
     RECIPES=(); for f in configs/vg150/*.yaml configs/gqa/*.yaml; do
         [ "$(basename "$f")" = base.yaml ] || RECIPES+=("$f"); done

@@ -31,15 +31,37 @@ def test_table_4_rows_are_mean_and_std_over_retrieval_seeds(tmp_path):
     (tmp_path / "own" / "motifs_sgdet_ebm_seed0").mkdir()  # no finished training: no row
     text = retrieval_table(collect_retrieval(str(tmp_path)))
     lines = text.splitlines()
-    assert lines[0] == ("| graphs | seeds | R@20 (1,000) | R@100 (1,000) | "
+    assert lines[0] == ("| graphs | seeds (runs x retrieval) | R@20 (1,000) | R@100 (1,000) | "
                         "R@20 (1,832 of 5,000 asked) | R@100 (1,832 of 5,000 asked) |")
     assert lines[2] == "| annotated graphs (oracle) | 1 | 95.00 | 100.00 | 90.00 | 90.00 |"
     # 10 and 20: mean 15, sample std 7.07; 40 and 60: 50 ± 14.14; 5 and 7: 6 ± 1.41
-    assert lines[3] == ("| motifs SGDet CE (seed0), scored by the oracle's retrieval model | 1 | "
+    assert lines[3] == ("| motifs SGDet CE, scored by the oracle's retrieval model | 1 x 1 | "
                         "30.00 | 50.00 | 10.00 | 10.00 |")
-    assert lines[4] == ("| motifs SGDet CE (seed0), trained on its own graphs (SGB) | 2 | "
+    assert lines[4] == ("| motifs SGDet CE, trained on its own graphs (SGB) | 1 x 2 | "
                         "15.00 ± 7.07 | 50.00 ± 14.14 | 6.00 ± 1.41 | 6.00 ± 1.41 |")
     assert len(lines) == 5 + 2 and "gallery 1,000: R@20 2.00" in lines[-1]
+
+
+def test_run_seeds_are_pooled_and_ebm_is_paired_with_ce_by_both_seeds(tmp_path):
+    # CE: run seed 0 (retrieval seeds 0, 1) and run seed 1 (retrieval seed 0);
+    # EBM: run seed 0 (retrieval seeds 0, 1) and run seed 2 (no CE partner)
+    _write(tmp_path, "judge/vctree_sgdet_ce_seed0", 0, _report(0.10, 0.50, 0.10))
+    _write(tmp_path, "judge/vctree_sgdet_ce_seed0", 1, _report(0.20, 0.50, 0.10))
+    _write(tmp_path, "judge/vctree_sgdet_ce_seed1", 0, _report(0.30, 0.50, 0.10))
+    _write(tmp_path, "judge/vctree_sgdet_ebm_seed0", 0, _report(0.15, 0.50, 0.10))
+    _write(tmp_path, "judge/vctree_sgdet_ebm_seed0", 1, _report(0.21, 0.50, 0.10))
+    _write(tmp_path, "judge/vctree_sgdet_ebm_seed2", 0, _report(0.90, 0.50, 0.10))
+    lines = retrieval_table(collect_retrieval(str(tmp_path))).splitlines()
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:5]]
+    # CE over 3 (run, retrieval) seeds: 10, 20, 30 -> 20 ± 10
+    assert cells[0][:3] == ["vctree SGDet CE, scored by the oracle's retrieval model", "2 x 2",
+                            "20.00 ± 10.00"]
+    # EBM: 15, 21, 90 -> 42 ± 41.68
+    assert cells[1][:3] == ["vctree SGDet EBM, scored by the oracle's retrieval model", "2 x 2",
+                            "42.00 ± 41.68"]
+    # paired on (0, 0) and (0, 1) only: +5 and +1 -> +3 ± 2.83; R@100 equal -> +0.00 ± 0.00
+    assert cells[2][:4] == ["vctree SGDet EBM - CE (paired), scored by the oracle's retrieval "
+                            "model", "1 x 2", "+3.00 ± 2.83", "+0.00 ± 0.00"]
 
 
 def test_unreadable_report_is_one_clear_error(tmp_path):
