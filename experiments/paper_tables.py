@@ -101,5 +101,12 @@ def paper_tables(settings: Settings) -> str:
         "\n### Table 2: zero-shot recall (zsR@K)\n",
         model_table(settings, TABLE2_METRICS, decoded=False),
         "\n### Table 3: few-shot recall@20 by train-frequency bin, VCTree SGDet\n",
-        table(settings, fsr_rows, FEW_SHOT),
+        table(settings, fsr_rows, FEW_SHOT) + _few_shot_difference(settings),
     ])
+
+
+def _few_shot_difference(settings: Settings) -> str:
+    """Table 3's EBM - CE row, paired by seed (empty without a pair)."""
+    ebm, ce = (setting_name("vctree", "sgdet", m) for m in ("ebm", "ce"))
+    diffs = [_difference(settings, ebm, ce, metric) for metric in FEW_SHOT]
+    return f"\n| VCTree SGDet EBM - CE (seeds) | | {' | '.join(diffs)} |" if any(diffs) else ""

@@ -49,6 +49,10 @@ def test_table_1_pairs_ebm_with_ce_per_task_and_lists_missing_settings(tmp_path)
     table3 = text.split("### Table 3")[1]
     assert "| VCTree SGDet EBM | 1 | 45.00 |" in table3
     assert "| VCTree SGDet CE | 0 | not run |" in table3
+    assert "EBM - CE" not in table3  # no CE run to pair with
+    write_run(tmp_path, "vctree_sgdet_ce_seed0", _with_groups(0.3, 0.0, 0.40))
+    table3 = paper_tables(collect(str(tmp_path))).split("### Table 3")[1]
+    assert "| VCTree SGDet EBM - CE (seeds) | | +5.00 (1) |" in table3
 
 
 def test_gqa_format_rows_have_predcls_and_sgcls_and_a_dash_under_sgdet(tmp_path):
