@@ -19,6 +19,7 @@ import re
 import statistics
 
 from . import ExperimentError
+from .plans import RUN_NAME
 
 __all__ = ["RETRIEVAL_BEGIN", "RETRIEVAL_END", "RETRIEVAL_KS", "collect_retrieval",
            "retrieval_table"]
@@ -59,7 +60,6 @@ def collect_retrieval(root: str) -> Reports:
 
 PROTOCOLS = {"own": "trained on its own graphs (SGB)",
              "judge": "scored by the oracle's retrieval model"}
-_RUN = re.compile(r"^(?P<setting>.+)_seed(?P<seed>\d+)$")
 
 # (protocol, setting) -> (run seed, retrieval seed) -> report; the oracle is ("", "ground_truth")
 Groups = dict[tuple[str, str], dict[tuple[int, int], dict]]
@@ -70,7 +70,7 @@ def _groups(reports: Reports) -> Groups:
     groups: Groups = {}
     for source, by_seed in reports.items():
         protocol, _, run = source.rpartition("/")
-        match = _RUN.match(run)
+        match = RUN_NAME.match(run)
         setting, run_seed = (match["setting"], int(match["seed"])) if match else (run, 0)
         group = groups.setdefault((protocol, setting), {})
         for seed, report in by_seed.items():
@@ -87,13 +87,14 @@ def _label(protocol: str, setting: str) -> str:
     return f"{name}, {PROTOCOLS[protocol]}" if protocol in PROTOCOLS else f"{protocol}/{setting}"
 
 
-def _seed_count(keys) -> str:
-    """``<run seeds> x <retrieval seeds>`` (just the retrieval seeds for the oracle)."""
+def _seed_count(keys: list[tuple[int, int]]) -> str:
+    """``<run seeds> x <retrieval seeds>`` of (run seed, retrieval seed) keys."""
     runs, seeds = {run for run, _ in keys}, {seed for _, seed in keys}
     return f"{len(runs)} x {len(seeds)}"
 
 
-def _recalls(group: dict[tuple[int, int], dict], keys, index: int, k: str, source: str):
+def _recalls(group: dict[tuple[int, int], dict], keys: list[tuple[int, int]], index: int,
+             k: str, source: str) -> list[float]:
     values = []
     for key in keys:
         galleries = group[key]["galleries"]
