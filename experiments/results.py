@@ -15,14 +15,17 @@ import os
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
+import yaml
+
 from maskrcnn_benchmark.evaluation.compare import aggregate_runs, load_eval_results, metric_rows
+from maskrcnn_benchmark.evaluation.outputs import JOINT_DECODE_SUFFIX
 
 from . import ExperimentError
 from .plans import RUN_NAME, done
 
 __all__ = ["STRUCTURE_FAMILIES", "COUNT_FAMILIES", "LOWER_IS_BETTER", "DIAGNOSTICS_FILE",
            "DIAGNOSTIC_KEYS", "JOINT_PREFIX", "Settings", "family", "scale", "run_rows",
-           "diagnostic_rows", "collect", "aggregate"]
+           "diagnostic_rows", "run_eval_results", "collect", "aggregate"]
 
 STRUCTURE_FAMILIES = ("ctxR", "ctx-mR", "ng-ctxR", "ng-ctx-mR", "viol", "viol-any")
 # shown as they are (counts, energies); every other family in percent
@@ -94,6 +97,27 @@ def _extra_rows(folder: str) -> dict[str, float | None]:
     return rows
 
 
+def _own_test_dataset(folder: str) -> str | None:
+    """The first DATASETS.TEST of the run's config.yaml (None without one)."""
+    path = os.path.join(folder, "config.yaml")
+    if not os.path.isfile(path):
+        return None
+    with open(path) as handle:
+        config = yaml.safe_load(handle) or {}
+    names = (config.get("DATASETS") or {}).get("TEST") or []
+    return str(names[0]) if names else None
+
+
+def run_eval_results(folder: str) -> dict:
+    """The eval_results.json of a run's own test set: the only one, or the config's first
+    DATASETS.TEST when the run was also tested on other data sets (a retrieval gallery's
+    extension, its train split for SGB's retrieval protocol)."""
+    plain = [path for path in glob.glob(os.path.join(folder, "inference", "*",
+                                                     "eval_results.json"))
+             if not os.path.dirname(path).endswith(JOINT_DECODE_SUFFIX)]
+    return load_eval_results(folder, _own_test_dataset(folder) if len(plain) > 1 else None)
+
+
 def collect(root: str) -> Settings:
     """Metric rows of every finished run (``<setting>_seed<k>`` folders) under ``root``."""
     if not os.path.isdir(root):
@@ -104,7 +128,7 @@ def collect(root: str) -> Settings:
         if not (match and done(folder)):
             continue
         try:
-            rows = run_rows(load_eval_results(folder))
+            rows = run_rows(run_eval_results(folder))
             rows.update(_extra_rows(folder))
         except (ValueError, KeyError, TypeError) as error:  # JSONDecodeError is a ValueError
             raise ExperimentError(

@@ -8,6 +8,11 @@ run's own graphs of the train and val images, tested on its test graphs) and ``j
 row per setting and protocol (its SGDet runs of every seed pooled): R@20 and R@100 at every
 gallery size, mean ± sample std over run seeds x retrieval seeds (percent); under each EBM row
 EBM - CE paired by run seed and retrieval seed; and the gallery's chance level.
+
+Where the sources were also tested on the extended gallery (``seed<k>/retrieval/
+test_5000.json``: the test split followed by the test images of a generated extension of the
+data set, scripts/retrieval_table4.sh ``EXTEND``), a second table gives its galleries (1,000:
+the same images as the first table's; 5,000).
 """
 
 from __future__ import annotations
@@ -21,25 +26,29 @@ import statistics
 from . import ExperimentError
 from .plans import RUN_NAME
 
-__all__ = ["RETRIEVAL_BEGIN", "RETRIEVAL_END", "RETRIEVAL_KS", "collect_retrieval",
-           "retrieval_table"]
+__all__ = ["RETRIEVAL_BEGIN", "RETRIEVAL_END", "RETRIEVAL_KS", "TEST_REPORT",
+           "EXTENDED_REPORT", "collect_retrieval", "collect_galleries", "retrieval_table",
+           "retrieval_tables"]
 
 RETRIEVAL_BEGIN = "<!-- retrieval_tables:begin -->"
 RETRIEVAL_END = "<!-- retrieval_tables:end -->"
 RETRIEVAL_KS = ("20", "100")
+TEST_REPORT = "test"  # the test split's retrieval input, tests/<run>/test.json
+EXTENDED_REPORT = "test_5000"  # the test split + the extension's test images
 _SEED = re.compile(r"^seed(\d+)$")
 
 # source -> retrieval seed -> the test report of tools/image_retrieval.py
 Reports = dict[str, dict[int, dict]]
 
 
-def collect_retrieval(root: str) -> Reports:
-    """The test reports of every source and retrieval seed under ``root``."""
+def collect_retrieval(root: str, report: str = TEST_REPORT) -> Reports:
+    """The test reports ``seed<k>/retrieval/<report>.json`` of every source and retrieval seed
+    under ``root``."""
     if not os.path.isdir(root):
         raise ExperimentError(f"no folder {root}: run scripts/retrieval_table4.sh first (or "
                               "pass the S2G root it wrote)")
     reports: Reports = {}
-    pattern = os.path.join(root, "**", "seed*", "retrieval", "test.json")
+    pattern = os.path.join(root, "**", "seed*", "retrieval", f"{report}.json")
     for path in sorted(glob.glob(pattern, recursive=True)):
         seed_dir = os.path.dirname(os.path.dirname(path))
         match = _SEED.match(os.path.basename(seed_dir))
@@ -146,3 +155,24 @@ def retrieval_table(reports: Reports) -> str:
         f"gallery {g['gallery_size']:,}: R@{k} {100 * g['chance_recall'][k]:.2f}"
         for g in first["galleries"] for k in RETRIEVAL_KS)
     return "\n".join(lines) + f"\n\nChance: {chance}."
+
+
+def collect_galleries(root: str) -> dict[str, Reports]:
+    """The reports on the test split (``TEST_REPORT``) and, where any exist, on the extended
+    gallery (``EXTENDED_REPORT``)."""
+    galleries = {TEST_REPORT: collect_retrieval(root)}
+    extended = collect_retrieval(root, EXTENDED_REPORT)
+    if extended:
+        galleries[EXTENDED_REPORT] = extended
+    return galleries
+
+
+def retrieval_tables(galleries: dict[str, Reports]) -> str:
+    """Table 4 on the test split, then (where tested) on the extended gallery."""
+    text = retrieval_table(galleries[TEST_REPORT])
+    extended = galleries.get(EXTENDED_REPORT)
+    if extended:
+        text += ("\n\nThe extended gallery (the test split followed by the test images of the "
+                 "generated extension; its first 1,000 images are the 1,000 above):\n\n"
+                 + retrieval_table(extended))
+    return text

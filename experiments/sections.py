@@ -10,7 +10,7 @@ from . import ExperimentError
 from .paper_tables import PAPER_BEGIN, PAPER_END, paper_tables
 from .plans import SEEDS
 from .results import Settings, collect
-from .retrieval_tables import RETRIEVAL_BEGIN, RETRIEVAL_END, collect_retrieval, retrieval_table
+from .retrieval_tables import RETRIEVAL_BEGIN, RETRIEVAL_END, collect_galleries, retrieval_tables
 from .structure_tables import STRUCTURE_BEGIN, STRUCTURE_END, structure_tables
 from .tables import BEGIN, END, tables
 
@@ -39,7 +39,7 @@ SECTIONS = {
     "main": Section(collect_main_seeds, tables, BEGIN, END),
     "structure": Section(collect, structure_tables, STRUCTURE_BEGIN, STRUCTURE_END),
     "paper": Section(collect_main_seeds, paper_tables, PAPER_BEGIN, PAPER_END),
-    "retrieval": Section(collect_retrieval, retrieval_table, RETRIEVAL_BEGIN, RETRIEVAL_END,
+    "retrieval": Section(collect_galleries, retrieval_tables, RETRIEVAL_BEGIN, RETRIEVAL_END,
                          "output/s2g"),
 }
 

@@ -19,7 +19,7 @@ from maskrcnn_benchmark.utils.comm import is_distributed
 
 def main() -> None:
     args = default_argument_parser(__doc__.splitlines()[0]).parse_args()
-    cfg, device = setup(args)
+    cfg, device = setup(args, training=False)
     if cfg.MODEL.RELATION_ON:
         raise SystemExit("The detector test needs MODEL.RELATION_ON False (add it to the "
                          "command line); scene graphs are evaluated by tools/relation_test_net.py")

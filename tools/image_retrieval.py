@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
         preprocess_split(cfg, opts.split, opts.source, opts.out)
     else:
         opts = _config_parser(commands[args.command]).parse_args(rest)
-        cfg, device = setup(opts)
+        cfg, device = setup(opts, training=args.command == "train")
         if args.command == "train":
             train_retrieval(cfg, device, resume=not opts.no_resume)
         else:

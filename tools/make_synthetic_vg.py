@@ -38,15 +38,22 @@ def main(argv: list[str] | None = None) -> None:
                              "depend on it")
     parser.add_argument("--num-images", type=int, default=None,
                         help="override the preset's image count")
+    parser.add_argument("--first-image", type=int, default=0,
+                        help="start at this image of the seed's stream: with N, new images "
+                             "disjoint from the data set of N images made with the same seed "
+                             "and preset, from the same distribution (e.g. a 5,000-image "
+                             "retrieval gallery, docs/RETRIEVAL.md)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.format == "gqa":
         out = args.out or "datasets/synthetic_gqa_raw"
-        gqa = generate_gqa_dataset(out, args.preset, args.seed, args.workers, args.num_images)
+        gqa = generate_gqa_dataset(out, args.preset, args.seed, args.workers, args.num_images,
+                                   args.first_image)
         print(f"{gqa.num_images} images in {gqa.seconds:.1f} s -> {gqa.out_dir}: {gqa.counts}")
         return
     args.out = args.out or "datasets/synthetic_vg"
-    result = generate_dataset(args.out, args.preset, args.seed, args.workers, args.num_images)
+    result = generate_dataset(args.out, args.preset, args.seed, args.workers, args.num_images,
+                              args.first_image)
     s = result.statistics
     print(f"{result.num_images} images ({s.num_train} train / {s.num_test} test) in "
           f"{result.seconds:.1f} s -> {result.out_dir}")

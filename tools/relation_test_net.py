@@ -36,7 +36,7 @@ from maskrcnn_benchmark.utils.checkpoint import Checkpointer
 
 def main() -> None:
     args = default_argument_parser(__doc__.splitlines()[0]).parse_args()
-    cfg, device = setup(args)
+    cfg, device = setup(args, training=False)
     if not cfg.MODEL.RELATION_ON:
         raise SystemExit("The relation test needs MODEL.RELATION_ON True; detectors are "
                          "evaluated by tools/detector_test_net.py")

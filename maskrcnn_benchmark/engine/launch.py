@@ -26,7 +26,8 @@ from maskrcnn_benchmark.utils.comm import (
 from maskrcnn_benchmark.utils.env import seed_all_rng
 from maskrcnn_benchmark.utils.logger import setup_logger
 
-__all__ = ["default_argument_parser", "setup", "resolve_device", "wrap_ddp"]
+__all__ = ["CONFIG_NAME", "TEST_CONFIG_NAME", "config_path", "default_argument_parser", "setup",
+           "resolve_device", "wrap_ddp"]
 
 logger = logging.getLogger(__name__)
 
@@ -73,10 +74,26 @@ def warn_cpu_float16(dtype: str, device: str) -> bool:
     return True
 
 
-def setup(args: argparse.Namespace, name: str = "maskrcnn_benchmark") -> tuple[CfgNode, str]:
+CONFIG_NAME = "config.yaml"
+TEST_CONFIG_NAME = "config_test.yaml"
+
+
+def config_path(output_dir: str, training: bool) -> str:
+    """Where a run saves its final config: ``config.yaml``, except for a test (``training``
+    False) into a folder that already holds one (a training run's), which keeps it and gets
+    ``config_test.yaml``: a test with other datasets never rewrites what the run trained with."""
+    path = os.path.join(output_dir, CONFIG_NAME)
+    if not training and os.path.isfile(path):
+        return os.path.join(output_dir, TEST_CONFIG_NAME)
+    return path
+
+
+def setup(args: argparse.Namespace, name: str = "maskrcnn_benchmark",
+          training: bool = True) -> tuple[CfgNode, str]:
     """Build the frozen config, start the process group, the logger and the seeds.
 
-    Returns ``(cfg, device)``. Rank 0 writes the final config to ``OUTPUT_DIR/config.yaml``.
+    Returns ``(cfg, device)``. Rank 0 writes the final config to ``OUTPUT_DIR/config.yaml``
+    (a test, ``training`` False, into a training folder: ``config_test.yaml``; ``config_path``).
     """
     cfg = get_cfg()
     if args.config_file:
@@ -92,7 +109,7 @@ def setup(args: argparse.Namespace, name: str = "maskrcnn_benchmark") -> tuple[C
         logger.info("Loaded config file %s", args.config_file)
     warn_cpu_float16(cfg.DTYPE, device)
     if get_rank() == 0 and cfg.OUTPUT_DIR:
-        path = os.path.join(cfg.OUTPUT_DIR, "config.yaml")
+        path = config_path(cfg.OUTPUT_DIR, training)
         with open(path, "w") as f:
             f.write(cfg.dump())
         logger.info("Full config saved to %s", path)

@@ -9,6 +9,7 @@ LOG_PERIOD with TensorBoard under OUTPUT_DIR/tensorboard) and ends with the test
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -36,11 +37,17 @@ from .data import (
 )
 from .metrics import evaluate_galleries, evaluate_gallery
 from .model import SentenceToGraphModel, build_retrieval_model
+from .retrieval_file import Vocabulary
 
-__all__ = ["encode_pairs", "evaluate_pairs", "train_retrieval", "test_retrieval",
-           "results_path", "format_results"]
+__all__ = ["VOCABULARY_NAME", "encode_pairs", "evaluate_pairs", "train_retrieval",
+           "test_retrieval", "load_and_test", "check_vocabulary", "results_path",
+           "format_results"]
 
 logger = logging.getLogger(__name__)
+
+# The vocabulary a retrieval model was trained with (word ids are positions in it), beside its
+# checkpoints: a test file must have the same one.
+VOCABULARY_NAME = "retrieval_vocabulary.json"
 
 _ENCODE_BATCH = 512  # graphs per forward pass at evaluation
 
@@ -149,6 +156,9 @@ def train_retrieval(cfg, device: str, resume: bool = True) -> dict[str, Any]:
                          "start tools/image_retrieval.py without torchrun")
     splits = load_splits(cfg, with_train=True)
     model = build_retrieval_model(cfg, splits.vocabulary).to(device)
+    if cfg.OUTPUT_DIR:
+        write_json_atomic(os.path.join(cfg.OUTPUT_DIR, VOCABULARY_NAME),
+                          splits.vocabulary.to_json(), indent=1)
     optimizer = make_optimizer(cfg, model)
     scheduler = make_lr_scheduler(cfg, optimizer)
     scaler = make_grad_scaler(cfg.DTYPE, torch.device(device).type)
@@ -188,13 +198,44 @@ def train_retrieval(cfg, device: str, resume: bool = True) -> dict[str, Any]:
         "seconds_per_epoch": seconds / done * per_epoch})
 
 
+def check_vocabulary(weights_dir: str, vocabulary: Vocabulary, test_file: str) -> None:
+    """The test file's vocabulary must be the one the model in ``weights_dir`` was trained with
+    (its ``VOCABULARY_NAME``; models trained before it existed are not checked)."""
+    path = os.path.join(weights_dir, VOCABULARY_NAME)
+    if not os.path.isfile(path):
+        logger.warning("%s not found: the test file's vocabulary cannot be checked against the "
+                       "model's", path)
+        return
+    with open(path) as f:
+        trained = json.load(f)
+    tested = vocabulary.to_json()
+    if trained == tested:
+        return
+    differences = []
+    for side in ("image_vocabulary", "text_vocabulary"):
+        for kind in ("entities", "predicates"):
+            ours, theirs = set(tested[side][kind]), set(trained[side][kind])
+            if ours != theirs or tested[side][kind] != trained[side][kind]:
+                differences.append(f"{side} {kind}: only in the test file "
+                                   f"{sorted(ours - theirs)[:5]}, only in training "
+                                   f"{sorted(theirs - ours)[:5]}")
+    raise ValueError(
+        f"{test_file} has another vocabulary than the retrieval model of {weights_dir} was "
+        f"trained with ({'; '.join(differences)}): word ids would not match. Preprocess the "
+        "test graphs with the caption-graph file and classes of the training files (data sets "
+        "joined into one file share one vocabulary only if their captions use the same words)")
+
+
 def load_and_test(cfg, device: str, use_latest: bool = True) -> dict[str, Any]:
     """Test the model of OUTPUT_DIR's last checkpoint (or MODEL.WEIGHT) on RETRIEVAL.TEST_FILE."""
     splits = load_splits(cfg, with_train=False)
     model = build_retrieval_model(cfg, splits.vocabulary).to(device)
     checkpointer = Checkpointer(model, save_dir=cfg.OUTPUT_DIR)
-    if not (use_latest and checkpointer.has_checkpoint()) and not cfg.MODEL.WEIGHT:
+    latest = use_latest and checkpointer.has_checkpoint()
+    if not latest and not cfg.MODEL.WEIGHT:
         raise ValueError("No retrieval weights: set OUTPUT_DIR to a retrieval training folder "
                          "holding last_checkpoint, or MODEL.WEIGHT to its model_final.pth")
+    weights_dir = cfg.OUTPUT_DIR if latest else os.path.dirname(cfg.MODEL.WEIGHT)
+    check_vocabulary(weights_dir, splits.vocabulary, cfg.RETRIEVAL.TEST_FILE)
     checkpointer.load(cfg.MODEL.WEIGHT or None, use_latest=use_latest, missing_ok=False)
     return test_retrieval(cfg, model, splits, device)

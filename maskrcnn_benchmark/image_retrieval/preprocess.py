@@ -66,13 +66,16 @@ def _check_synthetic(captions: CaptionGraphs, path: str, roidb_file: str) -> Non
         return
     with open(meta_path) as f:
         meta = json.load(f)
-    if (made_for.get("dataset_seed") != meta.get("seed")
-            or made_for.get("num_images") != meta.get("num_images")):
+    def identity(seed, count, first) -> str:
+        return f"seed {seed} and {count} images" + (f" from image {first}" if first else "")
+
+    written = identity(made_for.get("dataset_seed"), made_for.get("num_images"),
+                       made_for.get("first_image", 0))
+    present = identity(meta.get("seed"), meta.get("num_images"), meta.get("first_image", 0))
+    if written != present:
         raise ValueError(
-            f"{path} was written for a synthetic data set with seed "
-            f"{made_for.get('dataset_seed')} and {made_for.get('num_images')} images, but "
-            f"{os.path.dirname(roidb_file)} has seed {meta.get('seed')} and "
-            f"{meta.get('num_images')} images: write the captions again with "
+            f"{path} was written for a synthetic data set with {written}, but "
+            f"{os.path.dirname(roidb_file)} has {present}: write the captions again with "
             "`python tools/image_retrieval.py captions`")
 
 

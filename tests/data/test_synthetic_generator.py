@@ -175,3 +175,26 @@ def test_bad_arguments_are_named(tmp_path):
     (broken / H5_NAME).write_bytes(b"not an h5 file")
     with pytest.raises(ValueError, match="cannot be read as a VG150 h5"):
         read_vg_records(str(broken))
+
+
+def test_extension_continues_the_seed_stream_with_new_image_ids(tmp_path):
+    """--first-image N: images N.. of the stream, the tail of a larger set, new ids."""
+    full = [to_vg_record(im) for im in synthesize_images(5, 9, 0.5)]
+    tail = [to_vg_record(im) for im in synthesize_images(5, 4, 0.5, first_image=5)]
+    assert [r.image_id for r in tail] == [6, 7, 8, 9]
+    for a, b in zip(full[5:], tail):
+        assert a.split == b.split and np.array_equal(a.labels, b.labels)
+        assert np.array_equal(a.boxes, b.boxes) and np.array_equal(a.relations, b.relations)
+    out = tmp_path / "ext"
+    generate_dataset(str(out), "tiny", seed=5, num_images=3, workers=1, first_image=5)
+    meta = json.loads((out / META_NAME).read_text())
+    assert (meta["first_image"], meta["num_images"]) == (5, 3)
+    assert sorted(os.listdir(out / IMAGE_DIR_NAME)) == ["6.jpg", "7.jpg", "8.jpg"]
+    on_disk = read_vg_records(str(out))
+    assert [r.image_id for r in on_disk] == [6, 7, 8]
+    expected = synthesize_images(5, 8, PRESETS["tiny"].test_fraction)[5:]
+    assert all(np.array_equal(a.relations, to_vg_record(b).relations)
+               for a, b in zip(on_disk, expected))
+    assert "--first-image 5" in (out / "README.md").read_text()
+    with pytest.raises(ValueError, match="first_image must be 0 or more, got -1"):
+        generate_dataset(str(tmp_path / "bad"), "tiny", num_images=2, first_image=-1)

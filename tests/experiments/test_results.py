@@ -6,7 +6,7 @@ import pytest
 from fake_runs import eval_results, write_run
 
 from experiments import ExperimentError
-from experiments.results import aggregate, collect, run_rows
+from experiments.results import aggregate, collect, run_eval_results, run_rows
 
 
 def test_rows_add_the_structure_families_where_present():
@@ -51,3 +51,19 @@ def test_unreadable_results_name_the_run(tmp_path, text, needle):
 def test_missing_output_root_is_an_error(tmp_path):
     with pytest.raises(ExperimentError, match="no folder .*nowhere: pass the --output-root"):
         collect(str(tmp_path / "nowhere"))
+
+
+def test_a_run_tested_on_other_data_sets_too_reads_its_own_test_set(tmp_path):
+    """A retrieval gallery's extension (or SGB's train-split test) beside the run's test: the
+    tables read the config's DATASETS.TEST, not an error and not the other data set."""
+    write_run(tmp_path, "vctree_sgdet_ce_seed0", eval_results(0.6))  # inference/test
+    other = tmp_path / "vctree_sgdet_ce_seed0" / "inference" / "ext_test"
+    other.mkdir()
+    (other / "eval_results.json").write_text(json.dumps(eval_results(0.2)))
+    (tmp_path / "vctree_sgdet_ce_seed0" / "config.yaml").write_text(
+        "DATASETS:\n  TEST:\n  - test\n  TRAIN:\n  - train\n")
+    assert run_eval_results(str(tmp_path / "vctree_sgdet_ce_seed0"))["R"]["50"] == 0.6
+    assert collect(str(tmp_path))["vctree_sgdet_ce"][0]["R@50"] == 0.6
+    (tmp_path / "vctree_sgdet_ce_seed0" / "config.yaml").write_text(
+        "DATASETS:\n  TEST:\n  - ext_test\n")
+    assert run_eval_results(str(tmp_path / "vctree_sgdet_ce_seed0"))["R"]["50"] == 0.2

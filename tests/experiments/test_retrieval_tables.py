@@ -83,3 +83,21 @@ def test_sections_read_their_own_runs(tmp_path):
     assert SECTIONS["paper"].default_root == "output/results"
     with pytest.raises(ExperimentError, match="unknown section 'papr': main, structure, paper"):
         section_text("papr", str(tmp_path))
+
+
+def test_the_extended_gallery_gets_its_own_table_where_tested(tmp_path):
+    from experiments.sections import section_text
+
+    _write(tmp_path, "judge/motifs_sgdet_ce_seed0", 0, _report(0.30, 0.50, 0.10))
+    assert "extended gallery" not in section_text("retrieval", str(tmp_path))
+    folder = tmp_path / "judge" / "motifs_sgdet_ce_seed0" / "seed0" / "retrieval"
+    extended = _report(0.30, 0.50, 0.04)
+    extended["galleries"][1].update(gallery_size=5000, chance_recall={"20": 0.004, "100": 0.02})
+    (folder / "test_5000.json").write_text(json.dumps(extended))
+    text = section_text("retrieval", str(tmp_path))
+    first, second = text.split("The extended gallery")
+    assert "R@20 (1,832 of 5,000 asked)" in first and "| 30.00 | 50.00 | 10.00 | 10.00 |" in first
+    lines = second.split("\n\n")[1].splitlines()
+    assert lines[0].endswith("| R@20 (1,000) | R@100 (1,000) | R@20 (5,000) | R@100 (5,000) |")
+    assert lines[2].endswith("| 1 x 1 | 30.00 | 50.00 | 4.00 | 4.00 |")
+    assert "gallery 5,000: R@20 0.40" in second

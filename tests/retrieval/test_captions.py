@@ -179,3 +179,19 @@ def _missing(tmp_path) -> str:
     with open(path, "w") as f:
         json.dump(raw, f)
     return path
+
+
+def test_an_extension_gets_the_captions_of_the_same_images_in_a_larger_set(tmp_path):
+    """Captions are seeded per image id: the extension's captions (written from its
+    synthetic_vg.json, first_image 4) are those its images have in the 7-image set."""
+    from maskrcnn_benchmark.data.datasets.synthetic.caption_file import write_synthetic_captions
+    from maskrcnn_benchmark.data.datasets.synthetic.generate import generate_dataset
+    from maskrcnn_benchmark.data.datasets.synthetic.vocabulary import PRESETS
+
+    folder = tmp_path / "ext"
+    generate_dataset(str(folder), "tiny", seed=0, num_images=3, workers=1, first_image=4)
+    written = read_capgraphs(write_synthetic_captions(str(folder)))
+    full = caption_graphs(synthesize_images(0, 7, PRESETS["tiny"].test_fraction), 0)
+    assert written.image_ids == [5, 6, 7]
+    assert written.captions == {key: full.captions[key] for key in ("5", "6", "7")}
+    assert written.extra["synthetic"]["first_image"] == 4

@@ -70,3 +70,21 @@ def test_train_then_test_with_shuffled_graphs(chain, monkeypatch):
     shuffled = json.loads((run / "retrieval" / "test_shuffled.json").read_text())
     assert shuffled["shuffled_graphs"] and not result["shuffled_graphs"]
     assert shuffled["galleries"][0]["gallery_size"] == 10
+    # the test keeps the training's config.yaml and checks the test file's words
+    assert "SHUFFLE_GRAPHS: false" in (run / "config.yaml").read_text()
+    assert "SHUFFLE_GRAPHS: true" in (run / "config_test.yaml").read_text()
+    trained = json.loads((run / "retrieval_vocabulary.json").read_text())
+    assert trained["text_vocabulary"]["entities"] == result_vocabulary(chain / "test.json")
+    other = json.loads((chain / "test.json").read_text())
+    other["text_vocabulary"]["entities"][0] = "zebra"  # same size, another word at id 1
+    (chain / "other.json").write_text(json.dumps(other))
+    with pytest.raises(ValueError, match=r"another vocabulary .* \(text_vocabulary entities: only "
+                                         r"in the test file \['zebra'\]"):
+        _tool(monkeypatch, "test", "--config-file", str(RETRIEVAL), *SMALL, *files[:-2],
+              "RETRIEVAL.TEST_FILE", str(chain / "other.json"), "OUTPUT_DIR", str(run))
+    assert not (run / "retrieval" / "other.json").exists()
+
+
+def result_vocabulary(path) -> list[str]:
+    """The text entity words of a retrieval input file."""
+    return json.loads(path.read_text())["text_vocabulary"]["entities"]

@@ -119,6 +119,12 @@ def test_preprocess_errors(tiny, tmp_path):
     cfg = tiny_cfg(tiny, tmp_path / "run", "RETRIEVAL.CAPTIONS_FILE", str(path))
     with pytest.raises(ValueError, match="seed 5"):
         preprocess_split(cfg, "test", "ground_truth", str(tmp_path / "x.json"))
+    # captions of an extension (same seed and size, from image 64) are another data set's
+    stale["synthetic"].update(dataset_seed=0, first_image=64)
+    path.write_text(json.dumps(stale))
+    with pytest.raises(ValueError, match="with seed 0 and 64 images from image 64, but .* has "
+                                         "seed 0 and 64 images: write the captions again"):
+        preprocess_split(cfg, "test", "ground_truth", str(tmp_path / "x.json"))
     assert not (tmp_path / "x.json").exists()
 
 

@@ -114,13 +114,15 @@ def write_synthetic_captions(data_dir: str, out: str | None = None,
         except (CaptionGraphsError, OSError) as err:
             raise FileExistsError(f"{out} exists and is not a caption-graph file ({err}); "
                                   "choose another output path") from None
-    images = synthesize_images(seed, int(meta["num_images"]), float(meta["test_fraction"]))
+    images = synthesize_images(seed, int(meta["num_images"]), float(meta["test_fraction"]),
+                               int(meta.get("first_image", 0)))
     _check_against_files(data_dir, images, seed)
     data = caption_graphs(images, caption_seed, per_image)
     data.extra["synthetic"] = {
         "captions_version": CAPTIONS_VERSION, "caption_seed": caption_seed,
         "captions_per_image": per_image, "dataset_seed": seed, "preset": meta.get("preset"),
-        "num_images": int(meta["num_images"]), "generator_version": GENERATOR_VERSION,
+        "num_images": int(meta["num_images"]), "first_image": int(meta.get("first_image", 0)),
+        "generator_version": GENERATOR_VERSION,
     }
     write_capgraphs(out, data)
     logger.info("wrote %d captions of %d images (%d entity words, %d predicate words) to %s "

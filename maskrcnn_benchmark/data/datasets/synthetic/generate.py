@@ -43,9 +43,12 @@ class GenerationResult:
     statistics: SplitStatistics
 
 
-def synthesize_images(seed: int, num_images: int, test_fraction: float) -> list[SyntheticImage]:
-    """The records of a data set without rendering pixels (the fast path of tests and stats)."""
-    return [synthesize_image(seed, i, test_fraction) for i in range(num_images)]
+def synthesize_images(seed: int, num_images: int, test_fraction: float,
+                      first_image: int = 0) -> list[SyntheticImage]:
+    """The records of a data set without rendering pixels (the fast path of tests and stats):
+    images ``first_image`` .. ``first_image + num_images - 1`` of the seed's stream."""
+    return [synthesize_image(seed, i, test_fraction)
+            for i in range(first_image, first_image + num_images)]
 
 
 def render_chunk(task: tuple[int, list[int], float, str]) -> list[SyntheticImage]:
@@ -60,6 +63,13 @@ def render_chunk(task: tuple[int, list[int], float, str]) -> list[SyntheticImage
     return images
 
 
+def check_first_image(first_image: int) -> int:
+    """``first_image`` as an int; a negative index is refused."""
+    if int(first_image) < 0:
+        raise ValueError(f"first_image must be 0 or more, got {first_image}")
+    return int(first_image)
+
+
 def preset_size(preset: str, num_images: int | None):
     """(PRESETS[preset], image count): the preset's size unless ``num_images`` is given."""
     if preset not in PRESETS:
@@ -72,13 +82,15 @@ def preset_size(preset: str, num_images: int | None):
 
 
 def render_images(render_chunk, seed: int, count: int, test_fraction: float, image_dir: str,
-                  workers: int | None) -> list:
-    """Images 0..count-1 through ``render_chunk((seed, indices, test_fraction, image_dir))`` (a
-    picklable top-level function), in chunks over ``workers`` processes, in index order."""
+                  workers: int | None, first_image: int = 0) -> list:
+    """Images first_image .. first_image + count - 1 through ``render_chunk((seed, indices,
+    test_fraction, image_dir))`` (a picklable top-level function), in chunks over ``workers``
+    processes, in index order."""
     workers = max(1, min(workers or os.cpu_count() or 1, count))
     chunk = max(1, min(64, count // (4 * workers) or 1))
-    tasks = [(seed, list(range(i, min(i + chunk, count))), test_fraction, image_dir)
-             for i in range(0, count, chunk)]
+    end = first_image + count
+    tasks = [(seed, list(range(i, min(i + chunk, end))), test_fraction, image_dir)
+             for i in range(first_image, end, chunk)]
     if workers == 1:
         return [im for task in tasks for im in render_chunk(task)]
     with ProcessPoolExecutor(max_workers=workers) as pool:
@@ -103,20 +115,27 @@ def _prepare(out_dir: str) -> str:
 
 
 def generate_dataset(out_dir: str, preset: str = "small", seed: int = 0,
-                     workers: int | None = None, num_images: int | None = None
-                     ) -> GenerationResult:
-    """Write the four VG150 artifacts, the dataset card and its figures into ``out_dir``."""
+                     workers: int | None = None, num_images: int | None = None,
+                     first_image: int = 0) -> GenerationResult:
+    """Write the four VG150 artifacts, the dataset card and its figures into ``out_dir``.
+
+    ``first_image`` > 0 writes images first_image .. first_image + count - 1 of the seed's
+    stream: new images (and image ids) from the same distribution, disjoint from the data set
+    of ``first_image`` images made with the same seed (e.g. a larger test gallery)."""
     spec, count = preset_size(preset, num_images)
+    first_image = check_first_image(first_image)
     start = time.perf_counter()
     image_dir = _prepare(out_dir)
-    images = render_images(render_chunk, seed, count, spec.test_fraction, image_dir, workers)
+    images = render_images(render_chunk, seed, count, spec.test_fraction, image_dir, workers,
+                           first_image)
     records = [to_vg_record(im) for im in images]
     write_vg_files(out_dir, records, OBJECT_CLASSES, PREDICATES, ATTRIBUTES)
     stats = split_statistics(records, len(PREDICATES))
     with open(os.path.join(out_dir, META_NAME), "w") as f:
         json.dump({"generator_version": GENERATOR_VERSION, "preset": preset, "seed": seed,
-                   "num_images": count, "test_fraction": spec.test_fraction}, f, indent=1)
-    write_card(out_dir, images, stats, preset, seed)
+                   "num_images": count, "first_image": first_image,
+                   "test_fraction": spec.test_fraction}, f, indent=1)
+    write_card(out_dir, images, stats, preset, seed, first_image)
     seconds = time.perf_counter() - start
     logger.info("wrote %d images (%d train, %d test) to %s in %.1f s", count, stats.num_train,
                 stats.num_test, out_dir, seconds)

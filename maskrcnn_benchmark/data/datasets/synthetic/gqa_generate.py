@@ -25,7 +25,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from .generate import render_chunk as render_vg_chunk
-from .generate import preset_size, render_images
+from .generate import check_first_image, preset_size, render_images
 from .gqa_annotation import GQAImage, annotate_gqa
 from .records import TEST_SPLIT, synthesize_image
 
@@ -123,13 +123,16 @@ def _counts(images: list[GQAImage]) -> dict:
 
 
 def generate_gqa_dataset(out_dir: str, preset: str = "small", seed: int = 0,
-                         workers: int | None = None, num_images: int | None = None
-                         ) -> GQAGenerationResult:
-    """Write the GQA-format scene graphs and images of the synthetic benchmark into ``out_dir``."""
+                         workers: int | None = None, num_images: int | None = None,
+                         first_image: int = 0) -> GQAGenerationResult:
+    """Write the GQA-format scene graphs and images of the synthetic benchmark into ``out_dir``
+    (images ``first_image`` .. of the seed's stream, as ``generate_dataset``)."""
     spec, count = preset_size(preset, num_images)
+    first_image = check_first_image(first_image)
     start = time.perf_counter()
     image_dir = _prepare(out_dir)
-    images = render_images(_render_chunk, seed, count, spec.test_fraction, image_dir, workers)
+    images = render_images(_render_chunk, seed, count, spec.test_fraction, image_dir, workers,
+                           first_image)
     for file_name, in_file in ((TRAIN_SCENE_GRAPHS, lambda im: im.split != TEST_SPLIT),
                                (VAL_SCENE_GRAPHS, lambda im: im.split == TEST_SPLIT)):
         graphs = {str(im.image_id): gqa_scene_graph(im) for im in images if in_file(im)}
@@ -139,7 +142,8 @@ def generate_gqa_dataset(out_dir: str, preset: str = "small", seed: int = 0,
     with open(os.path.join(out_dir, GQA_META_NAME), "w") as f:
         json.dump({"generator_version": GQA_GENERATOR_VERSION, "format": "gqa",
                    "preset": preset, "seed": seed, "num_images": count,
-                   "test_fraction": spec.test_fraction, **counts}, f, indent=1)
+                   "first_image": first_image, "test_fraction": spec.test_fraction, **counts},
+                  f, indent=1)
     seconds = time.perf_counter() - start
     logger.info("wrote %d GQA-format images (%d train, %d val) to %s in %.1f s", count,
                 counts["train_images"], counts["val_images"], out_dir, seconds)
