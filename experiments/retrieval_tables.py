@@ -33,7 +33,7 @@ __all__ = ["RETRIEVAL_BEGIN", "RETRIEVAL_END", "RETRIEVAL_KS", "TEST_REPORT",
 RETRIEVAL_BEGIN = "<!-- retrieval_tables:begin -->"
 RETRIEVAL_END = "<!-- retrieval_tables:end -->"
 RETRIEVAL_KS = ("20", "100")
-TEST_REPORT = "test"  # the test split's retrieval input, tests/<run>/test.json
+TEST_REPORT = "test"  # <source>/seed<k>/retrieval/test.json: the test split
 EXTENDED_REPORT = "test_5000"  # the test split + the extension's test images
 _SEED = re.compile(r"^seed(\d+)$")
 
