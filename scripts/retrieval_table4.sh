@@ -53,14 +53,14 @@ if [ "$EXTEND" = 1 ]; then
         --data-dir "$EXT_DATA"
 fi
 
-test_5000() {  # folder of seed<k>/, its test_5000.json; the folder of the weights (default: same)
-    local dir=$1 weights=${2:-$1} seed
+retrieval_test() {  # folder of seed<k>/ and <stem>.json, stem; folder of the weights (default: same)
+    local dir=$1 stem=$2 weights=${3:-$1} seed
     for seed in $SEEDS; do
-        [ -f "$dir/seed$seed/retrieval/test_5000.json" ] && continue
-        stamp "$dir, seed $seed: the 5,000 gallery"
+        [ -f "$dir/seed$seed/retrieval/$stem.json" ] && continue
+        stamp "$dir/$stem.json scored by the retrieval model of $weights, seed $seed"
         "$PYTHON" tools/image_retrieval.py test --config-file "$RETRIEVAL" \
-            RETRIEVAL.TEST_FILE "$dir/test_5000.json" OUTPUT_DIR "$dir/seed$seed" \
-            MODEL.WEIGHT "$weights/seed$seed/model_final.pth" > "$dir/seed${seed}_5000.log" 2>&1
+            RETRIEVAL.TEST_FILE "$dir/$stem.json" OUTPUT_DIR "$dir/seed$seed" \
+            MODEL.WEIGHT "$weights/seed$seed/model_final.pth" > "$dir/seed${seed}_$stem.log" 2>&1
     done
 }
 
@@ -87,7 +87,7 @@ if [ "$EXTEND" = 1 ]; then
     [ -f "$oracle/test_5000.json" ] || "$PYTHON" tools/image_retrieval.py preprocess \
         --config-file "$BASE" --split test --source ground_truth --out "$oracle/test_5000.json" \
         DATASETS.TEST "$TEST_5000"
-    test_5000 "$oracle"
+    retrieval_test "$oracle" test_5000
 fi
 
 preprocess() {  # run folder, split, output file, more KEY VALUE overrides
@@ -114,15 +114,9 @@ for run in "${RUNS[@]}"; do
         preprocess "$folder" test "$out/test.json"
         [ "$EXTEND" = 1 ] && preprocess "$folder" test "$out/test_5000.json" \
             DATASETS.TEST "$TEST_5000"
-        if [ "$protocol" = judge ]; then
-            for seed in $SEEDS; do
-                [ -f "$out/seed$seed/retrieval/test.json" ] && continue
-                stamp "$run: test graphs scored by the oracle's retrieval model, seed $seed"
-                "$PYTHON" tools/image_retrieval.py test --config-file "$RETRIEVAL" \
-                    RETRIEVAL.TEST_FILE "$out/test.json" OUTPUT_DIR "$out/seed$seed" \
-                    MODEL.WEIGHT "$oracle/seed$seed/model_final.pth" > "$out/seed$seed.log" 2>&1
-            done
-            [ "$EXTEND" = 1 ] && test_5000 "$out" "$oracle"
+        if [ "$protocol" = judge ]; then  # the oracle's retrieval models score the run's graphs
+            retrieval_test "$out" test "$oracle"
+            [ "$EXTEND" = 1 ] && retrieval_test "$out" test_5000 "$oracle"
             continue
         fi
         for split in train val; do
@@ -134,7 +128,7 @@ for run in "${RUNS[@]}"; do
             preprocess "$folder" "$split" "$out/$split.json"
         done
         train_and_test "$out"
-        [ "$EXTEND" = 1 ] && test_5000 "$out"
+        [ "$EXTEND" = 1 ] && retrieval_test "$out" test_5000
     done
 done
 stamp "done: python tools/results_tables.py --section retrieval"
