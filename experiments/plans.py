@@ -351,11 +351,18 @@ def paper_settings() -> list[tuple[str, str, str, tuple[str, ...]]]:
     return sgdet + tde
 
 
-def _paper_runs() -> list[Run]:
-    return [(run_name(setting_name(predictor, task, method, suffix), seed),
-             run_overrides(predictor, task, method == "ebm", seed) + list(extra))
-            for seed in SEEDS for predictor, task, suffix, extra in paper_settings()
-            for method in METHODS]
+def _paper_runs(output_root: str) -> list[Run]:
+    """The plan ``paper``: every setting of ``paper_settings`` as CE and EBM on SEEDS, then
+    (test-only) the SGDet CE models decoded with the seed's pretrained energy model, the
+    structure plan's best energy variant, for Table 4's retrieval (scripts/retrieval_table4.sh)."""
+    trained = [(run_name(setting_name(predictor, task, method, suffix), seed),
+                run_overrides(predictor, task, method == "ebm", seed) + list(extra))
+               for seed in SEEDS for predictor, task, suffix, extra in paper_settings()
+               for method in METHODS]
+    decoded = [_ce_decoding_run(output_root, predictor, "sgdet", seed, DECODED,
+                                DECODE_WEIGHTS[DECODED])
+               for seed in SEEDS for predictor in SGDET_PREDICTORS]
+    return trained + decoded
 
 
 # The paper's GQA rows (plan ``gqa``): Transformer, Motifs and IMP without the frequency bias
@@ -412,7 +419,7 @@ def plan(name: str, output_root: str) -> list[Run]:
     if name == "structure":
         return _structure_runs(output_root)
     if name == "paper":
-        return _paper_runs()
+        return _paper_runs(output_root)
     if name == "gqa":
         return _gqa_runs()
     raise ExperimentError(f"unknown plan {name!r}: {', '.join(PLANS)}")

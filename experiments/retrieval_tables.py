@@ -24,14 +24,17 @@ import re
 import statistics
 
 from . import ExperimentError
-from .plans import RUN_NAME
+from .plans import DECODED, RUN_NAME
 
-__all__ = ["RETRIEVAL_BEGIN", "RETRIEVAL_END", "RETRIEVAL_KS", "TEST_REPORT",
-           "EXTENDED_REPORT", "collect_retrieval", "collect_galleries", "retrieval_table",
-           "retrieval_tables"]
+__all__ = ["RETRIEVAL_BEGIN", "RETRIEVAL_END", "RETRIEVAL_SEED0_BEGIN", "RETRIEVAL_SEED0_END",
+           "RETRIEVAL_KS", "TEST_REPORT", "EXTENDED_REPORT", "collect_retrieval",
+           "collect_galleries", "collect_run_seed", "retrieval_table", "retrieval_tables"]
 
 RETRIEVAL_BEGIN = "<!-- retrieval_tables:begin -->"
 RETRIEVAL_END = "<!-- retrieval_tables:end -->"
+# the same tables for the SGDet runs of one run seed only (every protocol; the oracle kept)
+RETRIEVAL_SEED0_BEGIN = "<!-- retrieval_seed0_tables:begin -->"
+RETRIEVAL_SEED0_END = "<!-- retrieval_seed0_tables:end -->"
 RETRIEVAL_KS = ("20", "100")
 TEST_REPORT = "test"  # <source>/seed<k>/retrieval/test.json: the test split
 EXTENDED_REPORT = "test_5000"  # the test split + the extension's test images
@@ -87,13 +90,40 @@ def _groups(reports: Reports) -> Groups:
     return groups
 
 
+# variant suffix of a CE setting -> its name in the table (the plan paper's test-only runs)
+VARIANTS = {DECODED: "energy-guided decoding"}
+
+
+def _method(parts: list[str]) -> str:
+    """``ce``, ``ebm`` or ``ce_<variant>`` as the table names it."""
+    method, variant = parts[0].upper(), "_".join(parts[1:])
+    return f"{method} + {VARIANTS[variant]}" if variant in VARIANTS else " ".join(
+        [method] + parts[1:])
+
+
 def _label(protocol: str, setting: str) -> str:
     if not protocol and setting == "ground_truth":
         return "annotated graphs (oracle)"
     parts = setting.split("_")
-    name = (f"{parts[0]} SGDet {' '.join(parts[2:]).upper()}"
+    name = (f"{parts[0]} SGDet {_method(parts[2:])}"
             if len(parts) >= 3 and parts[1] == "sgdet" else setting)
     return f"{name}, {PROTOCOLS[protocol]}" if protocol in PROTOCOLS else f"{protocol}/{setting}"
+
+
+def _baseline(setting: str) -> str | None:
+    """The CE setting a row is paired with: EBM's, or a test-time variant's of the CE model."""
+    if setting.endswith("_ebm"):
+        return setting[:-len("_ebm")] + "_ce"
+    for variant in VARIANTS:
+        if setting.endswith(f"_ce_{variant}"):
+            return setting[:-len(f"_{variant}")]
+    return None
+
+
+def _difference_label(label: str) -> str:
+    """``... EBM - CE (paired), ...`` or ``... CE + <variant> - CE (paired), ...``."""
+    name, _, protocol = label.partition(", ")
+    return f"{name} - CE (paired)" + (f", {protocol}" if protocol else "")
 
 
 def _seed_count(keys: list[tuple[int, int]]) -> str:
@@ -140,10 +170,11 @@ def retrieval_table(reports: Reports) -> str:
             _mean_std(_recalls(group, keys, index, k, setting))
             for index, _ in enumerate(sizes) for k in RETRIEVAL_KS]
         lines.append("| " + " | ".join(cells) + " |")
-        base = (protocol, setting[:-len("_ebm")] + "_ce") if setting.endswith("_ebm") else None
+        baseline = _baseline(setting)
+        base = (protocol, baseline) if baseline else None
         paired = sorted(set(group) & set(groups[base])) if base in groups else []
         if paired:
-            cells = [_label(protocol, setting).replace(" EBM,", " EBM - CE (paired),", 1),
+            cells = [_difference_label(_label(protocol, setting)),
                      _seed_count(paired)]
             for index, _ in enumerate(sizes):
                 for k in RETRIEVAL_KS:
@@ -165,6 +196,17 @@ def collect_galleries(root: str) -> dict[str, Reports]:
     if extended:
         galleries[EXTENDED_REPORT] = extended
     return galleries
+
+
+def collect_run_seed(root: str, seed: int = 0) -> dict[str, Reports]:
+    """``collect_galleries`` restricted to the SGDet runs of run seed ``seed`` (sources that
+    are not runs, the oracle, are kept)."""
+    def kept(source: str) -> bool:
+        match = RUN_NAME.match(source.rpartition("/")[2])
+        return not match or int(match["seed"]) == seed
+
+    return {report: {source: by_seed for source, by_seed in reports.items() if kept(source)}
+            for report, reports in collect_galleries(root).items()}
 
 
 def retrieval_tables(galleries: dict[str, Reports]) -> str:

@@ -10,7 +10,15 @@ from . import ExperimentError
 from .paper_tables import PAPER_BEGIN, PAPER_END, paper_tables
 from .plans import SEEDS
 from .results import Settings, collect
-from .retrieval_tables import RETRIEVAL_BEGIN, RETRIEVAL_END, collect_galleries, retrieval_tables
+from .retrieval_tables import (
+    RETRIEVAL_BEGIN,
+    RETRIEVAL_END,
+    RETRIEVAL_SEED0_BEGIN,
+    RETRIEVAL_SEED0_END,
+    collect_galleries,
+    collect_run_seed,
+    retrieval_tables,
+)
 from .structure_tables import STRUCTURE_BEGIN, STRUCTURE_END, structure_tables
 from .tables import BEGIN, END, tables
 
@@ -41,6 +49,8 @@ SECTIONS = {
     "paper": Section(collect_main_seeds, paper_tables, PAPER_BEGIN, PAPER_END),
     "retrieval": Section(collect_galleries, retrieval_tables, RETRIEVAL_BEGIN, RETRIEVAL_END,
                          "output/s2g"),
+    "retrieval-seed0": Section(collect_run_seed, retrieval_tables, RETRIEVAL_SEED0_BEGIN,
+                               RETRIEVAL_SEED0_END, "output/s2g"),
 }
 
 

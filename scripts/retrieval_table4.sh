@@ -18,7 +18,8 @@
 # Every step skips what exists. A test never rewrites a run's config.yaml (config_test.yaml).
 # Usage: bash scripts/retrieval_table4.sh [run ...]
 #   (default: motifs_sgdet_ce_seed0 motifs_sgdet_ebm_seed0 vctree_sgdet_ce_seed0
-#    vctree_sgdet_ebm_seed0)
+#    vctree_sgdet_ebm_seed0); a test-only run of the plan works too, e.g. the CE model with
+#   energy-guided decoding: PROTOCOL=judge bash scripts/retrieval_table4.sh motifs_sgdet_ce_decode_seed0
 # Then: python tools/results_tables.py --section retrieval   (Table 4, mean ± std over SEEDS)
 # e.g. PROTOCOL=judge bash scripts/retrieval_table4.sh motifs_sgdet_ce_seed0  (the cheap protocol)
 # Environment: PROTOCOL ("judge own"), EXTEND (1; 0 skips step 5), RESULTS (output/results),
@@ -97,8 +98,10 @@ preprocess() {  # run folder, split, output file, more KEY VALUE overrides
 
 for run in "${RUNS[@]}"; do
     folder=$RESULTS/$run
-    if [ ! -f "$folder/model_final.pth" ]; then
-        echo "$folder/model_final.pth missing: run tools/run_experiments.py --plan paper --only '^$run\$' first" >&2
+    # a trained run or a test-only one (e.g. <predictor>_sgdet_ce_decode_seed<k>: the CE model
+    # with energy-guided decoding): its config and its test split's scene graphs
+    if [ ! -f "$folder/inference/synthetic_vg_default_test/predictions.pth" ]; then
+        echo "$folder/inference/synthetic_vg_default_test/predictions.pth missing: run tools/run_experiments.py --plan paper --only '^$run\$' first" >&2
         exit 1
     fi
     if [ "$EXTEND" = 1 ] && [ ! -f "$folder/inference/synthetic_vg_default_ext_test/predictions.pth" ]; then

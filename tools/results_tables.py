@@ -5,6 +5,7 @@
     python tools/results_tables.py --section structure --update docs/RESULTS.md
     python tools/results_tables.py --section paper --update docs/RESULTS.md
     python tools/results_tables.py --section retrieval --update docs/RESULTS.md
+    python tools/results_tables.py --section retrieval-seed0 --update docs/RESULTS.md
 
 Reads the runs of tools/run_experiments.py (folders <predictor>_<task>_<method>_seed<k>) and
 prints a paired CE-vs-EBM summary (per-seed differences), then, per task, CE vs EBM for every
@@ -15,7 +16,8 @@ confidence-penalty CE, the paper's EBM and the structured EBM; their own marked 
 ``--section paper`` the paper's Tables 1-3 (every model with CE and EBM in PredCls, SGCls and
 SGDet, zero-shot recall, few-shot bins of VCTree SGDet; plans main, paper, structure);
 ``--section retrieval`` the paper's Table 4 from scripts/retrieval_table4.sh (``--output-root``
-is then its S2G root, output/s2g by default). The
+is then its S2G root, output/s2g by default), ``--section retrieval-seed0`` the same for the
+SGDet runs of seed 0 only (every protocol; their own marked block). The
 tables are built by the package `experiments` (experiments/sections.py names the sections:
 tables.py, structure_tables.py, paper_tables.py, retrieval_tables.py).
 """
@@ -39,7 +41,8 @@ def main() -> None:
     parser.add_argument("--section", choices=tuple(SECTIONS), default="main",
                         help="main: the CE-vs-EBM grid and its studies; structure: the plan "
                              "structure (energy-based learning that learns structure); paper: "
-                             "the paper's Tables 1-3; retrieval: Table 4")
+                             "the paper's Tables 1-3; retrieval: Table 4; "
+                             "retrieval-seed0: Table 4 of the seed-0 SGDet runs")
     parser.add_argument("--update", metavar="MARKDOWN",
                         help="replace the text between the section's marker lines in this file "
                              "instead of printing: " + "; ".join(

@@ -69,8 +69,11 @@ def test_paper_plan_adds_sgdet_and_vctree_tde_with_the_main_grid_overrides():
     main = dict(plans.plan("main", "out"))
     runs = plans.plan("paper", "out")
     names = [name for name, _ in runs]
-    # seeds x (2 SGDet predictors + VCTree-TDE PredCls/SGCls/SGDet) x {ce, ebm}
-    assert len(names) == len(set(names)) == 3 * 5 * 2 and not set(names) & set(main)
+    # seeds x (2 SGDet predictors + VCTree-TDE PredCls/SGCls/SGDet) x {ce, ebm}, then the
+    # test-only energy-guided decoding of the SGDet CE models (seeds x 2 predictors)
+    assert len(names) == len(set(names)) == 3 * 5 * 2 + 3 * 2 and not set(names) & set(main)
+    assert names[-6:] == [f"{p}_sgdet_ce_decode_seed{s}" for s in range(3)
+                          for p in ("motifs", "vctree")]
     paper = dict(runs)
     sgdet = paper["vctree_sgdet_ebm_seed1"]
     assert sgdet == main["vctree_sgcls_ebm_seed1"][:2] + [
@@ -84,6 +87,15 @@ def test_paper_plan_adds_sgdet_and_vctree_tde_with_the_main_grid_overrides():
     assert causal["MODEL.ROI_RELATION_HEAD.CAUSAL.CONTEXT_LAYER"] == "vctree"
     assert causal["MODEL.ROI_RELATION_HEAD.CAUSAL.EFFECT_TYPE"] == "TDE"
     assert "causal_sgdet_ebm_tde_seed0" in paper
+    # the structure plan's decoding of PredCls/SGCls, on the SGDet CE model and task flags: the
+    # seed's pretrained energy (a sibling of the output root), the CE run's weights
+    decode = paper["vctree_sgdet_ce_decode_seed2"]
+    assert decode[:10] == paper["vctree_sgdet_ce_seed2"][:7] + ["True", "SEED", "2"]
+    assert decode[-8:] == ["ENERGY_MODEL.WEIGHT", os.path.join("energy_pretrain", "seed2",
+                                                               "energy_model.pth"),
+                           "TEST.ENERGY_DECODE.ON", "True", "TEST.ENERGY_DECODE.WEIGHT", "1.0",
+                           "MODEL.WEIGHT",
+                           os.path.join("out", "vctree_sgdet_ce_seed2", "model_final.pth")]
     with pytest.raises(ExperimentError, match="unknown task 'sgdt': predcls, sgcls, sgdet"):
         plans.run_overrides("motifs", "sgdt", False, 0)
 

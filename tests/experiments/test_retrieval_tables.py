@@ -101,3 +101,38 @@ def test_the_extended_gallery_gets_its_own_table_where_tested(tmp_path):
     assert lines[0].endswith("| R@20 (1,000) | R@100 (1,000) | R@20 (5,000) | R@100 (5,000) |")
     assert lines[2].endswith("| 1 x 1 | 30.00 | 50.00 | 4.00 | 4.00 |")
     assert "gallery 5,000: R@20 0.40" in second
+
+
+def test_the_decoded_ce_model_is_paired_with_its_ce_model(tmp_path):
+    # the plan paper's test-only runs <predictor>_sgdet_ce_decode_seed<k>: the CE model's graphs
+    # after energy-guided decoding, paired with the same model's plain graphs
+    _write(tmp_path, "judge/motifs_sgdet_ce_seed0", 0, _report(0.30, 0.50, 0.10))
+    _write(tmp_path, "judge/motifs_sgdet_ce_seed0", 1, _report(0.40, 0.50, 0.10))
+    _write(tmp_path, "judge/motifs_sgdet_ce_decode_seed0", 0, _report(0.36, 0.45, 0.10))
+    _write(tmp_path, "judge/motifs_sgdet_ce_decode_seed0", 1, _report(0.42, 0.45, 0.10))
+    lines = retrieval_table(collect_retrieval(str(tmp_path))).splitlines()
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:5]]
+    assert [row[0] for row in cells] == [
+        "motifs SGDet CE, scored by the oracle's retrieval model",
+        "motifs SGDet CE + energy-guided decoding, scored by the oracle's retrieval model",
+        "motifs SGDet CE + energy-guided decoding - CE (paired), scored by the oracle's "
+        "retrieval model"]
+    # +6 and +2 -> +4 ± 2.83; R@100 -5 on both seeds
+    assert cells[2][1:4] == ["1 x 2", "+4.00 ± 2.83", "-5.00 ± 0.00"]
+
+
+def test_the_seed0_section_keeps_run_seed_0_and_the_oracle(tmp_path):
+    from experiments.sections import SECTIONS, section_text
+
+    _write(tmp_path, "ground_truth", 0, _report(0.95, 1.0, 0.9))
+    _write(tmp_path, "judge/motifs_sgdet_ce_seed0", 0, _report(0.30, 0.50, 0.10))
+    _write(tmp_path, "judge/motifs_sgdet_ce_seed1", 0, _report(0.50, 0.50, 0.10))
+    _write(tmp_path, "own/motifs_sgdet_ce_seed10", 0, _report(0.70, 0.50, 0.10))
+    pooled = section_text("retrieval", str(tmp_path)).splitlines()
+    assert pooled[3].endswith("| 2 x 1 | 40.00 ± 14.14 | 50.00 ± 0.00 | 10.00 ± 0.00 | "
+                              "10.00 ± 0.00 |")
+    seed0 = section_text("retrieval-seed0", str(tmp_path)).splitlines()
+    assert seed0[2].startswith("| annotated graphs (oracle) | 1 | 95.00 |")
+    assert seed0[3].endswith("| 1 x 1 | 30.00 | 50.00 | 10.00 | 10.00 |")
+    assert len(seed0) == 4 + 2  # seed 10's row is gone with seed 1's
+    assert SECTIONS["retrieval-seed0"].begin == "<!-- retrieval_seed0_tables:begin -->"
