@@ -7,8 +7,9 @@
 #   3. PROTOCOL judge: every run's test graphs scored by the oracle's retrieval model of each
 #      seed ($S2G/judge/<run>): one fixed judge, so rows differ only in the scene graphs;
 #   4. PROTOCOL own (SGB's): the run's scene graphs of the train and val images too (a test of
-#      the SGDet model on those splits, ~0.45 s per image on one core), and the retrieval model
-#      trained with SEEDS on them ($S2G/own/<run>);
+#      the SGDet model on those splits, ~0.35-0.45 s per image on one core), and the retrieval
+#      model trained with SEEDS on them ($S2G/own/<run>; the recipe for predicted graphs,
+#      $RETRIEVAL_PREDICTED);
 #   5. EXTEND 1: the 5,000-image gallery. The test split has 1,832 images, so a generated
 #      extension of the data set (images 6,000-16,899 of the same seed's stream, 3,215 of them
 #      test images, $EXT_DATA) is appended: the run's SGDet test on the extension's test split
@@ -40,6 +41,8 @@ EXT_DATA=datasets/synthetic_vg_default_ext
 TEST_5000="('synthetic_vg_default_test', 'synthetic_vg_default_ext_test')"
 BASE=configs/synthetic_default/base.yaml
 RETRIEVAL=configs/retrieval/synthetic_default.yaml
+# the recipe for training on predicted graphs (PROTOCOL own), chosen on the val split
+RETRIEVAL_PREDICTED=configs/retrieval/synthetic_default_predicted.yaml
 if [ $# -gt 0 ]; then RUNS=("$@"); else
     RUNS=(motifs_sgdet_ce_seed0 motifs_sgdet_ebm_seed0 vctree_sgdet_ce_seed0 vctree_sgdet_ebm_seed0)
 fi
@@ -65,12 +68,12 @@ retrieval_test() {  # folder of seed<k>/ and <stem>.json, stem; folder of the we
     done
 }
 
-train_and_test() {  # folder of {train,val,test}.json
-    local dir=$1 seed
+train_and_test() {  # folder of {train,val,test}.json, retrieval config
+    local dir=$1 config=$2 seed
     for seed in $SEEDS; do
         if [ -f "$dir/seed$seed/retrieval/test.json" ]; then continue; fi
         stamp "retrieval training on $dir, seed $seed"
-        "$PYTHON" tools/image_retrieval.py train --config-file "$RETRIEVAL" --no-resume \
+        "$PYTHON" tools/image_retrieval.py train --config-file "$config" --no-resume \
             RETRIEVAL.TRAIN_FILES "('$dir/train.json', '$dir/val.json')" \
             RETRIEVAL.TEST_FILE "$dir/test.json" OUTPUT_DIR "$dir/seed$seed" SEED "$seed" \
             > "$dir/seed$seed.log" 2>&1
@@ -83,7 +86,7 @@ for split in train val test; do
     [ -f "$oracle/$split.json" ] || "$PYTHON" tools/image_retrieval.py preprocess \
         --config-file "$BASE" --split "$split" --source ground_truth --out "$oracle/$split.json"
 done
-train_and_test "$oracle"
+train_and_test "$oracle" "$RETRIEVAL"
 if [ "$EXTEND" = 1 ]; then
     [ -f "$oracle/test_5000.json" ] || "$PYTHON" tools/image_retrieval.py preprocess \
         --config-file "$BASE" --split test --source ground_truth --out "$oracle/test_5000.json" \
@@ -130,7 +133,7 @@ for run in "${RUNS[@]}"; do
             fi
             preprocess "$folder" "$split" "$out/$split.json"
         done
-        train_and_test "$out"
+        train_and_test "$out" "$RETRIEVAL_PREDICTED"
         [ "$EXTEND" = 1 ] && retrieval_test "$out" test_5000
     done
 done

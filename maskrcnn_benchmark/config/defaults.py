@@ -639,6 +639,11 @@ _C.RETRIEVAL.LOSS.MARGIN = 1.0
 _C.RETRIEVAL.LOSS.SMOOTH_L1_BETA = 1.0 / 9.0
 _C.RETRIEVAL.LOSS.NEGATIVES = "random"
 _C.RETRIEVAL.LOSS.DISTANCE = "smooth_l1"
+# With NEGATIVES "hardest": the first ALL_NEGATIVES_ITERS iterations use "all" (VSE++'s warm
+# start). From a random start every embedding is alike, the hardest negative is as close as the
+# positive and the loss sits at the margin; on predicted scene graphs it stayed there for whole
+# runs (docs/RETRIEVAL.md, "Training on predicted graphs"). 0: "hardest" from the first step.
+_C.RETRIEVAL.LOSS.ALL_NEGATIVES_ITERS = 0
 
 _C.RETRIEVAL.TEST = CN()
 # Gallery sizes (the first N test pairs; a size above the test pool uses the whole pool, and

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from maskrcnn_benchmark.engine.hooks import EvalHook, PeriodicCheckpointer, PeriodicWriter
-from maskrcnn_benchmark.engine.trainer import Trainer, make_grad_scaler
+from maskrcnn_benchmark.engine.trainer import HookBase, Trainer, make_grad_scaler
 from maskrcnn_benchmark.solver import make_lr_scheduler, make_optimizer
 from maskrcnn_benchmark.utils.atomic_json import write_json_atomic
 from maskrcnn_benchmark.utils.checkpoint import Checkpointer
@@ -113,7 +113,7 @@ def test_retrieval(cfg, model: SentenceToGraphModel, splits: RetrievalSplits, de
     payload = {"test_file": cfg.RETRIEVAL.TEST_FILE, "test_pairs": len(splits.test),
                "similarity": options.SIMILARITY, "ties": options.TIES,
                "loss": {"negatives": loss.NEGATIVES, "distance": loss.DISTANCE,
-                        "margin": loss.MARGIN},
+                        "margin": loss.MARGIN, "all_negatives_iters": loss.ALL_NEGATIVES_ITERS},
                "model": {key.lower(): value for key, value in cfg.RETRIEVAL.MODEL.items()},
                "shuffled_graphs": bool(options.SHUFFLE_GRAPHS), "eval_seconds": seconds,
                "galleries": results, **(extra or {})}
@@ -149,11 +149,39 @@ class _Validator:
         return result["recall"][str(k)]
 
 
+class WarmStartNegatives(HookBase):
+    """In-batch negatives "all" for the first ``iterations`` iterations, then the model's own
+    (RETRIEVAL.LOSS.ALL_NEGATIVES_ITERS; by the trainer's iteration, so a resume continues it)."""
+
+    def __init__(self, model: SentenceToGraphModel, iterations: int) -> None:
+        self.model, self.iterations, self.negatives = model, iterations, model.negatives
+
+    def before_step(self) -> None:
+        """Choose the negatives of the coming iteration."""
+        self.model.negatives = "all" if self.trainer.iter < self.iterations else self.negatives
+
+    def after_train(self) -> None:
+        """Leave the model with its configured negatives."""
+        self.model.negatives = self.negatives
+
+
+def warm_start_iterations(cfg) -> int:
+    """RETRIEVAL.LOSS.ALL_NEGATIVES_ITERS, checked against NEGATIVES."""
+    loss = cfg.RETRIEVAL.LOSS
+    iterations = int(loss.ALL_NEGATIVES_ITERS)
+    if iterations < 0 or (iterations and loss.NEGATIVES != "hardest"):
+        raise ValueError(f"RETRIEVAL.LOSS.ALL_NEGATIVES_ITERS {loss.ALL_NEGATIVES_ITERS} needs "
+                         f"NEGATIVES 'hardest' and a count >= 0 (NEGATIVES is "
+                         f"{loss.NEGATIVES!r}); set it to 0 for other negatives")
+    return iterations
+
+
 def train_retrieval(cfg, device: str, resume: bool = True) -> dict[str, Any]:
     """Train on RETRIEVAL.TRAIN_FILES (+ the test file's remainder), validate, test."""
     if get_world_size() > 1:
         raise ValueError("Retrieval training runs in one process (it takes minutes on a CPU); "
                          "start tools/image_retrieval.py without torchrun")
+    warm_start = warm_start_iterations(cfg)
     splits = load_splits(cfg, with_train=True)
     model = build_retrieval_model(cfg, splits.vocabulary).to(device)
     if cfg.OUTPUT_DIR:
@@ -176,6 +204,7 @@ def train_retrieval(cfg, device: str, resume: bool = True) -> dict[str, Any]:
         logger.info("No validation: %s", "SOLVER.TO_VAL is False" if not solver.TO_VAL else
                     "no val pairs (the test file holds at most RETRIEVAL.NUM_TEST usable pairs)")
     trainer.register_hooks([
+        WarmStartNegatives(model, warm_start) if warm_start else None,
         PeriodicCheckpointer(checkpointer, solver.CHECKPOINT_PERIOD),
         EvalHook(solver.VAL_PERIOD, validate, solver.PRE_VAL) if validate else None,
         PeriodicWriter(solver.LOG_PERIOD, cfg.OUTPUT_DIR),

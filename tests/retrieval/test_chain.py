@@ -58,7 +58,8 @@ def test_train_then_test_with_shuffled_graphs(chain, monkeypatch):
     assert result["train_pairs"] == 43 + 8  # tiny: 43 train, 8 val; 13 test = 10 test + 3 val
     # in-batch negatives (the config's "hardest"): 6 batches of 8, the last 3 pairs dropped
     assert result["iterations"] == 50 and result["iterations_per_epoch"] == 6
-    assert result["loss"] == {"negatives": "hardest", "distance": "cosine", "margin": 0.2}
+    assert result["loss"] == {"negatives": "hardest", "distance": "cosine", "margin": 0.2,
+                              "all_negatives_iters": 0}
     assert result["model"]["glimpses"] == 1 and result["model"]["output_relu"] is False
     assert set(result["galleries"][0]["recall"]) == {"1", "5", "10", "20", "50", "100"}
     assert (run / "model_final.pth").is_file() and (run / "model_0000025.pth").is_file()
@@ -88,3 +89,17 @@ def test_train_then_test_with_shuffled_graphs(chain, monkeypatch):
 def result_vocabulary(path) -> list[str]:
     """The text entity words of a retrieval input file."""
     return json.loads(path.read_text())["text_vocabulary"]["entities"]
+
+
+def test_the_recipe_for_predicted_graphs_averages_the_in_batch_negatives(chain, monkeypatch):
+    # configs/retrieval/synthetic_default_predicted.yaml: synthetic_default.yaml (its _BASE_)
+    # with NEGATIVES "all", what scripts/retrieval_table4.sh trains on an SGDet run's own graphs
+    run = chain / "retrieval_predicted"
+    _tool(monkeypatch, "train", "--config-file", str(RETRIEVAL.with_name(
+        "synthetic_default_predicted.yaml")), *SMALL, "SOLVER.MAX_ITER", "6",
+          "RETRIEVAL.TRAIN_FILES", f"('{chain / 'train.json'}',)",
+          "RETRIEVAL.TEST_FILE", str(chain / "test.json"), "OUTPUT_DIR", str(run))
+    result = json.loads((run / "retrieval" / "test.json").read_text())
+    assert result["loss"] == {"negatives": "all", "distance": "cosine", "margin": 0.2,
+                              "all_negatives_iters": 0}
+    assert result["model"]["glimpses"] == 1 and result["iterations"] == 6
