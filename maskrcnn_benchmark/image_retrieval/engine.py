@@ -176,6 +176,17 @@ def warm_start_iterations(cfg) -> int:
     return iterations
 
 
+def warn_if_at_margin(loss: float, margin: float) -> bool:
+    """Log a warning when the training loss ended at the margin (embeddings not separated)."""
+    if loss < 0.95 * margin:
+        return False
+    logger.warning("The retrieval loss ended at %.4f, at the margin RETRIEVAL.LOSS.MARGIN %.4g: "
+                   "the true image is no nearer its query than the negatives, so the model has "
+                   "not learned to retrieve (on predicted scene graphs with NEGATIVES 'hardest' "
+                   "see docs/RETRIEVAL.md, 'Training on predicted graphs')", loss, margin)
+    return True
+
+
 def train_retrieval(cfg, device: str, resume: bool = True) -> dict[str, Any]:
     """Train on RETRIEVAL.TRAIN_FILES (+ the test file's remainder), validate, test."""
     if get_world_size() > 1:
@@ -220,6 +231,8 @@ def train_retrieval(cfg, device: str, resume: bool = True) -> dict[str, Any]:
     start = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - start - (validate.seconds if validate else 0.0)
+    if "loss_triplet" in trainer.storage.names():  # the median of the last iterations
+        warn_if_at_margin(trainer.storage.median("loss_triplet"), cfg.RETRIEVAL.LOSS.MARGIN)
     done = max(trainer.iter - start_iter, 1)
     return test_retrieval(cfg, model, splits, device, extra={
         "train_pairs": len(splits.train), "iterations": trainer.iter,

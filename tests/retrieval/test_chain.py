@@ -103,3 +103,9 @@ def test_the_recipe_for_predicted_graphs_averages_the_in_batch_negatives(chain, 
     assert result["loss"] == {"negatives": "all", "distance": "cosine", "margin": 0.2,
                               "all_negatives_iters": 0}
     assert result["model"]["glimpses"] == 1 and result["iterations"] == 6
+    # a training that cannot move (learning rate 0) ends at the margin and says so in its log
+    frozen = chain / "retrieval_frozen"
+    _tool(monkeypatch, "train", "--config-file", str(RETRIEVAL), *SMALL, "SOLVER.MAX_ITER", "6",
+          "SOLVER.BASE_LR", "0.0", "RETRIEVAL.TRAIN_FILES", f"('{chain / 'train.json'}',)",
+          "RETRIEVAL.TEST_FILE", str(chain / "test.json"), "OUTPUT_DIR", str(frozen))
+    assert "at the margin RETRIEVAL.LOSS.MARGIN 0.2" in (frozen / "log.txt").read_text()

@@ -5,7 +5,11 @@ import types
 import pytest
 
 from maskrcnn_benchmark.config import get_cfg
-from maskrcnn_benchmark.image_retrieval.engine import WarmStartNegatives, warm_start_iterations
+from maskrcnn_benchmark.image_retrieval.engine import (
+    WarmStartNegatives,
+    warm_start_iterations,
+    warn_if_at_margin,
+)
 
 
 def _cfg(*opts: str):
@@ -41,3 +45,9 @@ def test_a_warm_start_without_hardest_negatives_is_one_clear_error(opts, message
         warm_start_iterations(_cfg(*opts))
     assert warm_start_iterations(_cfg("RETRIEVAL.LOSS.ALL_NEGATIVES_ITERS", "130")) == 130
     assert warm_start_iterations(_cfg()) == 0
+
+
+def test_a_loss_left_at_the_margin_is_flagged():
+    # the stuck runs of docs/RETRIEVAL.md ended at 0.19-0.20 with margin 0.2; a learning one at 0.10
+    assert warn_if_at_margin(0.1972, 0.2) and warn_if_at_margin(0.25, 0.2)
+    assert not warn_if_at_margin(0.1025, 0.2) and not warn_if_at_margin(0.189, 0.2)
